@@ -1,0 +1,38 @@
+"""Where candidates come from: the ``Negatives`` interface shared by every contrastive objective."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class Negatives(nn.Module):
+    """Builds the candidate pool an anchor is contrasted against.
+
+    A negatives object is composed into an objective; objectives never own queues or gathering logic.
+    """
+
+    def gather(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """Rows (n, ...) -> (pool rows (N, ...), offset of the local rows inside the pool)."""
+        raise NotImplementedError
+
+    def candidates(
+        self, positives: torch.Tensor, hard_negatives: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Candidate pool for InfoNCE-style objectives.
+
+        Args:
+            positives: (B, D) the positive of each local anchor.
+            hard_negatives: (B, K, D) negatives owned by each local anchor, or None.
+
+        Returns:
+            candidates (M, D) and positive_index (B,): anchor i's positive is ``candidates[positive_index[i]]``.
+            Every other row is a negative for anchor i, including other anchors' hard negatives.
+        """
+        pool, offset = self.gather(positives)
+        parts = [pool]
+        if hard_negatives is not None:
+            flat = hard_negatives.reshape(-1, hard_negatives.shape[-1])
+            parts.append(self.gather(flat)[0])
+        index = offset + torch.arange(positives.shape[0], device=positives.device)
+        return torch.cat(parts, dim=0), index

@@ -1,0 +1,79 @@
+"""Shared pieces of the objective layer: the ``Objective`` interface, temperature and stable logits."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..batch import EmbeddingBatch
+from ..negatives import InBatchNegatives, Negatives
+
+
+class Objective(nn.Module):
+    """A loss over role-keyed embeddings. Subclasses implement ``forward(batch) -> scalar loss``.
+
+    Objectives take embeddings, never models or raw inputs, and get their candidates from a composed
+    ``Negatives`` object (in-batch by default).
+    """
+
+    def __init__(self, negatives: Negatives | None = None) -> None:
+        super().__init__()
+        self.negatives = negatives if negatives is not None else InBatchNegatives(gather=True)
+
+    def forward(self, batch: EmbeddingBatch) -> torch.Tensor:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class Temperature(nn.Module):
+    """Softmax temperature tau, fixed or learnable as a log logit scale (CLIP, Radford et al. 2021).
+
+    The learnable form stores ``log(1 / tau)`` and clamps the scale ``1 / tau`` to at most
+    ``max_logit_scale`` (100 in CLIP) in every forward, so the effective scale never exceeds the clamp.
+    """
+
+    def __init__(self, temperature: float, learnable: bool = False, max_logit_scale: float = 100.0) -> None:
+        super().__init__()
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        if 1.0 / temperature > max_logit_scale:
+            raise ValueError(
+                f"temperature {temperature} gives logit scale {1 / temperature:.1f} above max_logit_scale "
+                f"{max_logit_scale}"
+            )
+        self.max_log_scale = math.log(max_logit_scale)
+        log_scale = torch.tensor(math.log(1.0 / temperature))
+        if learnable:
+            self.log_scale = nn.Parameter(log_scale)
+        else:
+            self.register_buffer("log_scale", log_scale, persistent=False)
+
+    def scale(self) -> torch.Tensor:
+        """The logit scale 1/tau (scalar tensor), clamped to ``max_logit_scale``."""
+        return self.log_scale.clamp(max=self.max_log_scale).exp()
+
+    @property
+    def value(self) -> float:
+        return float(1.0 / self.scale())
+
+
+def similarity_logits(query: torch.Tensor, candidates: torch.Tensor, scale: torch.Tensor | float) -> torch.Tensor:
+    """Scaled similarities in float32: (B, D) x (M, D) -> (B, M).
+
+    float16 operands are promoted before the product (an unnormalised float16 dot product overflows at 65504);
+    bfloat16 keeps its fast matmul and the result is promoted, so the softmax always runs in float32.
+    """
+    if query.dtype == torch.float16 or candidates.dtype == torch.float16:
+        query, candidates = query.float(), candidates.float()
+    return (query @ candidates.transpose(0, 1)).float() * scale
+
+
+def masked_fill_min(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Exclude entries from a softmax with the dtype's most negative finite value (no -inf, so no NaN)."""
+    return logits.masked_fill(mask, torch.finfo(logits.dtype).min)
+
+
+def l2_normalize(x: torch.Tensor | None) -> torch.Tensor | None:
+    return None if x is None else F.normalize(x, dim=-1)

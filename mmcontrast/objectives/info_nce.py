@@ -1,0 +1,130 @@
+"""InfoNCE (van den Oord et al. 2018, "Representation Learning with Contrastive Predictive Coding") and
+NT-Xent (Chen et al. 2020, "A Simple Framework for Contrastive Learning of Visual Representations").
+
+InfoNCE contrasts each query with a candidate pool (its positive, the other positives, hard negatives);
+the symmetric form (CLIP, Radford et al. 2021) adds the positive -> query direction. NT-Xent treats both views
+as anchors and contrasts each against all 2N - 1 other views of the (global) batch.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..batch import EmbeddingBatch
+from ..negatives import Negatives
+from .base import Objective, Temperature, l2_normalize, masked_fill_min, similarity_logits
+
+
+def info_nce(
+    query: torch.Tensor,
+    candidates: torch.Tensor,
+    positive_index: torch.Tensor,
+    temperature: float | torch.Tensor = 0.07,
+    exclude_index: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Mean InfoNCE loss of B queries over a shared candidate pool.
+
+    loss_i = -log( exp(s(q_i, c_{p_i}) / tau) / sum_{j != e_i} exp(s(q_i, c_j) / tau) ), with s the dot product
+    (pass L2-normalised rows for cosine similarity).
+
+    Args:
+        query: (B, D).
+        candidates: (M, D).
+        positive_index: (B,) long, the column of each query's positive.
+        temperature: tau, a float or a scalar tensor.
+        exclude_index: (B,) long, a column to drop from each row's softmax (the query itself when the
+            queries are part of the pool, as in NT-Xent), or None.
+
+    Returns:
+        Scalar loss (float32).
+    """
+    logits = similarity_logits(query, candidates, 1.0 / temperature)
+    if exclude_index is not None:
+        mask = torch.zeros_like(logits, dtype=torch.bool)
+        mask[torch.arange(logits.shape[0], device=logits.device), exclude_index] = True
+        logits = masked_fill_min(logits, mask)
+    return F.cross_entropy(logits, positive_index)
+
+
+def nt_xent(view1: torch.Tensor, view2: torch.Tensor, temperature: float | torch.Tensor = 0.5) -> torch.Tensor:
+    """NT-Xent over two views of N samples: (N, D), (N, D) -> scalar. Rows are used as given (normalise first
+    for cosine similarity). With all 2N embeddings identical the loss is log(2N - 1)."""
+    pool = torch.cat([view1, view2], dim=0)
+    n = view1.shape[0]
+    rows = torch.arange(2 * n, device=view1.device)
+    positive_index = torch.cat([rows[n:], rows[:n]])
+    return info_nce(pool, pool, positive_index, temperature, exclude_index=rows)
+
+
+class InfoNCE(Objective):
+    """InfoNCE over ``EmbeddingBatch(query, positive, negatives?)`` with candidates from ``negatives``.
+
+    Args:
+        temperature: tau (SimCSE 0.05, MoCo 0.2, CLIP init 0.07).
+        symmetric: average with the positive -> query direction (CLIP).
+        learnable_temperature: learn log(1/tau), clamped to ``max_logit_scale``.
+        normalize: cosine similarity (L2-normalise embeddings) instead of the raw dot product.
+        negatives: candidate source; in-batch gathered across processes by default.
+    """
+
+    def __init__(
+        self,
+        temperature: float = 0.05,
+        symmetric: bool = False,
+        learnable_temperature: bool = False,
+        max_logit_scale: float = 100.0,
+        normalize: bool = True,
+        negatives: Negatives | None = None,
+    ) -> None:
+        super().__init__(negatives)
+        self.temperature = Temperature(temperature, learnable_temperature, max_logit_scale)
+        self.symmetric = symmetric
+        self.normalize = normalize
+
+    def forward(self, batch: EmbeddingBatch) -> torch.Tensor:
+        if batch.positive is None:
+            raise ValueError("InfoNCE needs a positive view for every query (EmbeddingBatch.positive is None)")
+        query, positive, negatives = batch.query, batch.positive, batch.negatives
+        if self.normalize:
+            query, positive, negatives = l2_normalize(query), l2_normalize(positive), l2_normalize(negatives)
+        tau = 1.0 / self.temperature.scale()
+        candidates, index = self.negatives.candidates(positive, negatives)
+        loss = info_nce(query, candidates, index, tau)
+        if self.symmetric:
+            reverse_candidates, reverse_index = self.negatives.candidates(query)
+            loss = (loss + info_nce(positive, reverse_candidates, reverse_index, tau)) / 2
+        return loss
+
+
+class NTXent(Objective):
+    """NT-Xent (SimCLR): both views are anchors; each is contrasted with all other 2N - 1 views of the
+    global batch (gathered with gradient through ``negatives``)."""
+
+    def __init__(
+        self,
+        temperature: float = 0.5,
+        learnable_temperature: bool = False,
+        max_logit_scale: float = 100.0,
+        normalize: bool = True,
+        negatives: Negatives | None = None,
+    ) -> None:
+        super().__init__(negatives)
+        self.temperature = Temperature(temperature, learnable_temperature, max_logit_scale)
+        self.normalize = normalize
+
+    def forward(self, batch: EmbeddingBatch) -> torch.Tensor:
+        if batch.positive is None:
+            raise ValueError("NT-Xent needs two views (EmbeddingBatch.positive is None)")
+        view1, view2 = batch.query, batch.positive
+        if self.normalize:
+            view1, view2 = l2_normalize(view1), l2_normalize(view2)
+        pool1, offset = self.negatives.gather(view1)
+        pool2, _ = self.negatives.gather(view2)
+        n_global, n_local = pool1.shape[0], view1.shape[0]
+        local = offset + torch.arange(n_local, device=view1.device)
+        anchors = torch.cat([view1, view2], dim=0)
+        pool = torch.cat([pool1, pool2], dim=0)
+        positive_index = torch.cat([local + n_global, local])
+        exclude_index = torch.cat([local, local + n_global])
+        return info_nce(anchors, pool, positive_index, 1.0 / self.temperature.scale(), exclude_index)
