@@ -1,0 +1,295 @@
+"""Configuration: a dataclass schema with every default in one place, YAML values, ``dotted.key=value``
+command-line overrides, and errors that name an unknown key with the closest valid one.
+
+Sections with a fixed shape (``train``, ``export``) are dataclasses. Pluggable parts (``data.train``,
+``view``, ``encoder``, ``head``, ``negatives``, ``objective``, ``evaluators``) are *components*: a mapping
+with a ``name`` that picks an entry of that axis's registry, plus that entry's own parameters, checked
+against its constructor's signature.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from .registry import closest
+
+Component = dict[str, Any]
+
+
+class ConfigError(ValueError):
+    """A config problem, naming the key (and the file) involved."""
+
+
+@dataclass
+class DataConfig:
+    """Training data: a dataset component (``name`` from the ``DATASETS`` registry)."""
+
+    train: Component = field(default_factory=lambda: {"name": "sklearn_digits", "split": "train"})
+    shuffle: bool = True
+    drop_last: bool = True
+    num_workers: int = 0
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation and bookkeeping of ``train(cfg)``."""
+
+    batch_size: int = 64
+    epochs: float = 1.0
+    max_steps: int | None = None  # overrides epochs when set
+    optimizer: str = "adamw"  # adamw | sgd
+    lr: float = 3e-5
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    momentum: float = 0.9  # sgd only
+    scheduler: str = "linear"  # any transformers scheduler name: linear, cosine, constant_with_warmup, ...
+    warmup_ratio: float = 0.0
+    warmup_steps: int | None = None  # overrides warmup_ratio when set
+    max_grad_norm: float | None = None
+    gradient_accumulation_steps: int = 1
+    mixed_precision: str = "no"  # no | fp16 | bf16
+    log_every: int = 10
+    eval_every: int | None = None  # steps; None evaluates only at the start and the end
+    eval_at_start: bool = True
+    checkpoint_every: int | None = None  # steps; None saves no intermediate checkpoint
+    keep_checkpoints: int = 2
+    resume: bool = True  # resume from the latest complete checkpoint in output_dir
+    log_with: list[str] = field(default_factory=lambda: ["jsonl"])  # accelerate trackers, e.g. tensorboard
+    progress_bar: bool = True
+
+
+@dataclass
+class ExportConfig:
+    """What ``<output_dir>/final`` holds and where it is published."""
+
+    enabled: bool = True
+    push_to_hub: bool = False
+    hub_repo_id: str | None = None
+    hub_private: bool = True
+    hub_token_env: str = "HF_TOKEN"
+
+
+@dataclass
+class Config:
+    """The whole run. ``name`` only labels the run (model card, trackers)."""
+
+    name: str = "mmcontrast-run"
+    seed: int = 42
+    output_dir: str = "outputs/run"
+    data: DataConfig = field(default_factory=DataConfig)
+    view: Component = field(default_factory=lambda: {"name": "two_view_augment"})
+    encoder: Component = field(
+        default_factory=lambda: {
+            "name": "vision",
+            "image_size": 16,
+            "config": {"model_type": "resnet", "num_channels": 1, "hidden_sizes": [32, 64, 128],
+                       "depths": [1, 1, 1], "embedding_size": 32, "layer_type": "basic"},
+        }
+    )
+    head: Component | None = None
+    negatives: Component = field(default_factory=lambda: {"name": "in_batch"})
+    objective: Component = field(default_factory=lambda: {"name": "nt_xent"})
+    evaluators: list[Component] = field(default_factory=list)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
+
+
+COMPONENT_AXES: dict[str, str] = {
+    "data.train": "datasets",
+    "view": "views",
+    "encoder": "encoders",
+    "head": "heads",
+    "negatives": "negatives",
+    "objective": "objectives",
+    "evaluators": "evaluators",
+}
+INJECTED = {"self", "negatives", "generator", "embedding_dim", "input_dim"}
+
+
+def _registry(axis: str) -> Any:
+    """The registry of an axis, imported lazily (encoders pull in transformers)."""
+    if axis == "datasets":
+        from .data import DATASETS as reg
+    elif axis == "views":
+        from .views import VIEWS as reg
+    elif axis == "encoders":
+        from .encoders import ENCODERS as reg
+    elif axis == "heads":
+        from .encoders import HEADS as reg
+    elif axis == "negatives":
+        from .negatives import NEGATIVES as reg
+    elif axis == "objectives":
+        from .objectives import OBJECTIVES as reg
+    elif axis == "evaluators":
+        from .evaluation import EVALUATORS as reg
+    else:  # pragma: no cover
+        raise KeyError(axis)
+    return reg
+
+
+def parameters_of(factory: Callable[..., Any]) -> dict[str, inspect.Parameter]:
+    params = inspect.signature(factory).parameters
+    return {k: p for k, p in params.items() if k not in INJECTED and p.kind is not p.VAR_KEYWORD}
+
+
+def validate_component(component: Any, key: str, axis: str, source: str) -> None:
+    """Check a component mapping against its registry entry's constructor: name known, keys known,
+    required keys present."""
+    if not isinstance(component, dict) or "name" not in component:
+        raise ConfigError(f"{source}: '{key}' must be a mapping with a 'name' key, got {component!r}")
+    registry = _registry(axis)
+    try:
+        factory = registry.get(component["name"])
+    except KeyError as err:
+        raise ConfigError(f"{source}: {key}.name: {err.args[0]}") from None
+    params = parameters_of(factory)
+    for param in component:
+        if param != "name" and param not in params:
+            raise ConfigError(
+                f"{source}: unknown key '{key}.{param}' for {axis[:-1]} '{component['name']}'"
+                f"{closest(param, list(params))}; valid keys: {', '.join(params) or '(none)'}"
+            )
+    for name, p in params.items():
+        if p.default is inspect.Parameter.empty and name not in component:
+            raise ConfigError(f"{source}: '{key}.{name}' is required for {axis[:-1]} '{component['name']}'")
+
+
+def _merge(target: Any, values: dict[str, Any], prefix: str, source: str) -> Any:
+    """Copy ``values`` into a dataclass instance, recursing into nested dataclasses; unknown keys are errors."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{source}: '{prefix.rstrip('.') or '(top level)'}' must be a mapping, got {values!r}")
+    fields = {f.name: f for f in dataclasses.fields(target)}
+    for key, value in values.items():
+        if key not in fields:
+            raise ConfigError(
+                f"{source}: unknown config key '{prefix}{key}'{closest(key, list(fields))}; "
+                f"valid keys: {', '.join(fields)}"
+            )
+        current = getattr(target, key)
+        if dataclasses.is_dataclass(current):
+            _merge(current, value, f"{prefix}{key}.", source)
+        else:
+            setattr(target, key, value)
+    return target
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = tree
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def _as_tree(cfg: Config) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``a.b=value`` -> ("a.b", yaml-parsed value)."""
+    if "=" not in text:
+        raise ConfigError(f"override '{text}' must look like dotted.key=value")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ConfigError(f"override '{text}' has an empty key")
+    return key, yaml.safe_load(raw) if raw.strip() else None
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Defaults <- YAML file <- overrides, then validation of every key and component."""
+    tree = _as_tree(Config())
+    source = "defaults"
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"config file not found: {path}")
+        try:
+            loaded = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path}: not valid YAML: {err}") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of config keys")
+        _check_keys(loaded, Config(), "", str(path))
+        for key, value in loaded.items():
+            # components are replaced whole from the file (a YAML component is complete); sections merge
+            if isinstance(value, dict) and isinstance(tree.get(key), dict) and key in ("data", "train", "export"):
+                tree[key].update(value)
+            else:
+                tree[key] = value
+        source = str(path)
+    for text in overrides:
+        key, value = parse_override(text)
+        _check_override(key, tree)
+        _set_dotted(tree, key, value)
+    cfg = _merge(Config(), tree, "", source)
+    validate(cfg, source)
+    return cfg
+
+
+def _check_keys(values: dict[str, Any], target: Any, prefix: str, source: str) -> None:
+    fields = {f.name: f for f in dataclasses.fields(target)}
+    for key, value in values.items():
+        if key not in fields:
+            raise ConfigError(
+                f"{source}: unknown config key '{prefix}{key}'{closest(key, list(fields))}; "
+                f"valid keys: {', '.join(fields)}"
+            )
+        current = getattr(target, key)
+        if dataclasses.is_dataclass(current) and isinstance(value, dict):
+            _check_keys(value, current, f"{prefix}{key}.", source)
+
+
+def _check_override(key: str, tree: dict[str, Any]) -> None:
+    """Overrides may set keys of sections and components; section keys must exist."""
+    parts = key.split(".")
+    target: Any = Config()
+    for i, part in enumerate(parts):
+        if not dataclasses.is_dataclass(target):
+            return  # inside a component: checked by validate()
+        fields = {f.name for f in dataclasses.fields(target)}
+        if part not in fields:
+            prefix = ".".join(parts[:i])
+            raise ConfigError(
+                f"override: unknown config key '{key}'{closest(part, sorted(fields))}"
+                + (f" under '{prefix}'" if prefix else "")
+            )
+        target = getattr(target, part)
+
+
+def validate(cfg: Config, source: str = "config") -> None:
+    """Check every component against its registry and a few cross-field rules."""
+    validate_component(cfg.data.train, "data.train", "datasets", source)
+    validate_component(cfg.view, "view", "views", source)
+    validate_component(cfg.encoder, "encoder", "encoders", source)
+    if cfg.head is not None:
+        validate_component(cfg.head, "head", "heads", source)
+    validate_component(cfg.negatives, "negatives", "negatives", source)
+    validate_component(cfg.objective, "objective", "objectives", source)
+    if not isinstance(cfg.evaluators, list):
+        raise ConfigError(f"{source}: 'evaluators' must be a list of components")
+    for i, evaluator in enumerate(cfg.evaluators):
+        validate_component(evaluator, f"evaluators[{i}]", "evaluators", source)
+    t = cfg.train
+    if t.batch_size < 1:
+        raise ConfigError(f"{source}: train.batch_size must be >= 1, got {t.batch_size}")
+    if t.optimizer not in ("adamw", "sgd"):
+        raise ConfigError(f"{source}: train.optimizer must be 'adamw' or 'sgd', got '{t.optimizer}'")
+    if t.mixed_precision not in ("no", "fp16", "bf16"):
+        raise ConfigError(f"{source}: train.mixed_precision must be no, fp16 or bf16, got '{t.mixed_precision}'")
+    if cfg.export.push_to_hub and not cfg.export.hub_repo_id:
+        raise ConfigError(f"{source}: export.push_to_hub needs export.hub_repo_id")
+
+
+def config_to_yaml(cfg: Config) -> str:
+    return yaml.safe_dump(_as_tree(cfg), sort_keys=False)

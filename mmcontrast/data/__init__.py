@@ -1,0 +1,24 @@
+"""Datasets: row dicts from local files, shipped data and the Hub. One registry: ``DATASETS``."""
+
+from ..registry import Registry
+from .collate import collate_rows
+from .errors import DataError
+from .hub import hf
+from .images import ImageDataset, idx_images, sklearn_digits
+from .text import RowsDataset, text_lines, tsv
+
+DATASETS: Registry = Registry("dataset")
+DATASETS.register("text_lines")(text_lines)
+DATASETS.register("tsv")(tsv)
+DATASETS.register("idx_images")(idx_images)
+DATASETS.register("sklearn_digits")(sklearn_digits)
+DATASETS.register("hf")(hf)
+
+
+def build_dataset(component: dict):
+    """Instantiate a dataset component ``{name: ..., **params}``."""
+    params = {k: v for k, v in component.items() if k != "name"}
+    return DATASETS.get(component["name"])(**params)
+
+
+__all__ = ["DATASETS", "DataError", "build_dataset", "collate_rows", "ImageDataset", "RowsDataset"]

@@ -1,0 +1,90 @@
+"""``ContrastiveModel``: an encoder with an optional head, trained on views and used to ``encode`` inputs."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from .heads import MLPHead
+from .text import TextEncoder
+from .vision import VisionEncoder
+
+Encoder = TextEncoder | VisionEncoder
+Items = Sequence[str] | torch.Tensor
+
+
+class ContrastiveModel(nn.Module):
+    """Encoder (+ head). ``forward`` is the training path (head included); ``encode`` is the evaluation and
+    export path (a ``train_only`` head is dropped, as SimCSE drops its MLP)."""
+
+    def __init__(self, encoder: Encoder, head: MLPHead | None = None) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = head
+
+    @property
+    def modality(self) -> str:
+        return self.encoder.modality
+
+    @property
+    def embedding_dim(self) -> int:
+        if self.head is not None and not self.head.train_only:
+            return self.head.output_dim
+        return self.encoder.embedding_dim
+
+    def prepare(self, items: Items) -> dict[str, torch.Tensor]:
+        """Raw items (N texts, or an image tensor (N, C, H, W)) -> model inputs."""
+        return self.encoder.prepare(items)  # type: ignore[arg-type]
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Training embeddings (N, D'): encoder then head."""
+        features = self.encoder(inputs)
+        return self.head(features) if self.head is not None else features
+
+    def embed(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Evaluation embeddings (N, D): the head only if it is not train-only."""
+        features = self.encoder(inputs)
+        if self.head is not None and not self.head.train_only:
+            features = self.head(features)
+        return features
+
+    @torch.inference_mode()
+    def encode(self, items: Items, batch_size: int = 128, device: torch.device | str | None = None) -> torch.Tensor:
+        """Embed N items in eval mode without gradient -> float32 CPU tensor (N, D).
+
+        Texts are batched in order of length (less padding) and returned in input order.
+        """
+        was_training = self.training
+        self.eval()
+        device = torch.device(device) if device is not None else _device_of(self)
+        try:
+            n = len(items)
+            if isinstance(items, torch.Tensor):
+                order = list(range(n))
+            else:
+                order = sorted(range(n), key=lambda i: -len(items[i]))  # type: ignore[index]
+            chunks = []
+            for start in range(0, n, batch_size):
+                idx = order[start : start + batch_size]
+                if isinstance(items, torch.Tensor):
+                    batch: Any = items[idx[0] : idx[-1] + 1]
+                else:
+                    batch = [items[i] for i in idx]
+                inputs = {k: v.to(device) for k, v in self.prepare(batch).items()}
+                chunks.append(self.embed(inputs).float().cpu())
+            if not chunks:
+                return torch.zeros(0, self.embedding_dim)
+            out = torch.cat(chunks)
+            result = torch.empty_like(out)
+            result[torch.tensor(order)] = out
+            return result
+        finally:
+            self.train(was_training)
+
+
+def _device_of(module: nn.Module) -> torch.device:
+    for p in module.parameters():
+        return p.device
+    return torch.device("cpu")

@@ -1,0 +1,76 @@
+"""Text tower: any Hugging Face ``AutoModel`` plus pooling (SimCSE, Sentence-BERT)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from .loading import load_backbone, resolve_model_ref
+from .pooling import POOLINGS, Pooling, pool
+
+
+class TextEncoder(nn.Module):
+    """Tokenizer + ``AutoModel`` + pooling: texts -> (N, H) embeddings.
+
+    Args:
+        model: Hub id, local folder or ``package:<module>/<path>`` with pretrained weights.
+        config: instead of ``model``, a transformers config mapping (random init), e.g.
+            ``{model_type: bert, hidden_size: 32, num_hidden_layers: 2, ...}``; needs ``tokenizer``.
+        tokenizer: tokenizer reference (defaults to ``model``).
+        pooling: ``cls`` (pooled [CLS]), ``cls_before_pooler`` or ``mean``.
+        max_length: truncation length in tokens (SimCSE: 32).
+        config_overrides: transformers config attributes to change, e.g. dropout probabilities.
+    """
+
+    modality = "text"
+
+    def __init__(
+        self,
+        model: str | None = None,
+        config: dict[str, Any] | None = None,
+        tokenizer: str | None = None,
+        pooling: Pooling = "cls",
+        max_length: int = 32,
+        config_overrides: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        from transformers import AutoTokenizer
+
+        if pooling not in POOLINGS:
+            raise ValueError(f"encoder.pooling must be one of {', '.join(POOLINGS)}, got '{pooling}'")
+        tokenizer_ref = tokenizer or model
+        if tokenizer_ref is None:
+            raise ValueError("encoder.tokenizer is required when the text encoder is built from encoder.config")
+        self.backbone = load_backbone(model, config, config_overrides)
+        self.tokenizer = AutoTokenizer.from_pretrained(resolve_model_ref(tokenizer_ref))
+        self.pooling = pooling
+        self.max_length = max_length
+        pooler = getattr(self.backbone, "pooler", None)
+        if pooling == "cls" and pooler is None:
+            self.pooling = "cls_before_pooler"  # no pooler layer: [CLS] state is the pooled output
+        if self.pooling != "cls" and isinstance(pooler, nn.Module):
+            # unused by this pooling: frozen (kept for export) so DDP sees no parameter without gradient
+            pooler.requires_grad_(False)
+
+    @property
+    def embedding_dim(self) -> int:
+        return int(self.backbone.config.hidden_size)
+
+    def prepare(self, texts: list[str]) -> dict[str, torch.Tensor]:
+        """Tokenise a list of N texts -> {input_ids (N, L), attention_mask (N, L), ...}."""
+        return dict(
+            self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+        )
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Tokenised inputs -> pooled embeddings (N, H)."""
+        out = self.backbone(**inputs)
+        pooler_output = getattr(out, "pooler_output", None) if self.pooling == "cls" else None
+        return pool(out.last_hidden_state, inputs["attention_mask"], pooler_output, self.pooling)
+
+    @staticmethod
+    def sort_key(item: str) -> int:
+        """Length proxy used to batch texts of similar length at evaluation time."""
+        return len(item)

@@ -1,0 +1,13 @@
+"""Evaluators: ``__call__(model) -> dict[str, float]`` with a ``primary_metric``. One registry: ``EVALUATORS``."""
+
+from ..registry import Registry
+from . import factories
+
+EVALUATORS: Registry = Registry("evaluator")
+EVALUATORS.register("sts")(factories.sts)
+EVALUATORS.register("sts_hf")(factories.sts_hf)
+EVALUATORS.register("knn")(factories.knn)
+EVALUATORS.register("alignment_uniformity_sts")(factories.alignment_uniformity_sts)
+EVALUATORS.register("alignment_uniformity_views")(factories.alignment_uniformity_views)
+
+__all__ = ["EVALUATORS"]

@@ -1,0 +1,96 @@
+"""Export of a trained ``ContrastiveModel`` to ``<output_dir>/final``: a folder that loads with the standard
+libraries (Sentence-Transformers / ``transformers`` for text, ``AutoModel`` + ``AutoImageProcessor`` for
+vision), with its model card and config, optionally pushed to the Hugging Face Hub."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+from .hub import push_to_hub
+from .model_card import write_model_card
+from .text import save_text_encoder
+from .vision import save_vision_encoder
+
+CONFIG_FILE = "mmcontrast_config.yaml"
+SAVERS = {"text": save_text_encoder, "vision": save_vision_encoder}
+
+
+def export_final(
+    model: Any,
+    cfg: Any,
+    metrics: dict[str, float] | None,
+    path: str | Path,
+    initial_metrics: dict[str, float] | None = None,
+) -> Path:
+    """Write the export folder ``path`` (model files, ``mmcontrast_config.yaml``, README.md model card) and push
+    it to the Hub when ``cfg.export.push_to_hub``.
+
+    The folder is written under a temporary sibling name and renamed into place at the end, so a crash never
+    leaves a half-written ``path``; an existing ``path`` is replaced only once the new one is complete.
+    """
+    from ..config import config_to_yaml
+
+    modality = getattr(model, "modality", None)
+    if modality not in SAVERS:
+        raise ValueError(f"cannot export a model of modality '{modality}'; supported: {', '.join(SAVERS)}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _clean_leftovers(path)
+    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        SAVERS[modality](model, tmp)
+        (tmp / CONFIG_FILE).write_text(config_to_yaml(cfg), encoding="utf-8")
+        write_model_card(tmp, cfg, metrics, initial_metrics, modality)
+        _replace_dir(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if cfg.export.push_to_hub:
+        url = push_to_hub(
+            path,
+            cfg.export.hub_repo_id,
+            private=cfg.export.hub_private,
+            token_env=cfg.export.hub_token_env,
+        )
+        print(f"pushed {path} to {url}")
+    return path
+
+
+def _clean_leftovers(path: Path) -> None:
+    """Remove what a killed export left beside ``path``: partial temporary folders, and previous exports set
+    aside during the final renames (restored when ``path`` itself is missing)."""
+    for stale in path.parent.glob(f".{path.name}.tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    for old in sorted(path.parent.glob(f".{path.name}.old-*")):
+        if not path.exists():
+            os.replace(old, path)
+        else:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _replace_dir(src: Path, dst: Path) -> None:
+    """Move the complete folder ``src`` to ``dst`` (replacing an existing ``dst``) with renames only."""
+    if not dst.exists():
+        os.replace(src, dst)
+        return
+    old = dst.parent / f".{dst.name}.old-{uuid.uuid4().hex[:8]}"
+    os.replace(dst, old)
+    try:
+        os.replace(src, dst)
+    except BaseException:
+        os.replace(old, dst)  # put the previous export back
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+__all__ = [
+    "export_final",
+    "save_text_encoder",
+    "save_vision_encoder",
+    "write_model_card",
+    "push_to_hub",
+]

@@ -1,0 +1,5 @@
+"""Training over Accelerate: ``train(cfg)``."""
+
+from .train import TrainResult, train
+
+__all__ = ["train", "TrainResult"]

@@ -1,0 +1,169 @@
+"""``train(cfg)``: one readable training function over Accelerate."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+
+from ..config import Config, config_to_yaml
+from ..data import build_dataset, collate_rows
+from ..encoders import ContrastiveModel
+from .build import build_evaluators, build_model, build_objective, build_view
+from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from .learner import Learner, flatten_views
+from .optim import build_optimizer, build_scheduler
+from .trackers import JSONLTracker
+
+
+@dataclass
+class TrainResult:
+    model: ContrastiveModel
+    steps: int
+    initial_metrics: dict[str, float] = field(default_factory=dict)
+    final_metrics: dict[str, float] = field(default_factory=dict)
+    export_path: Path | None = None
+
+
+def train(cfg: Config) -> TrainResult:
+    """Train ``cfg``'s model with its view, negatives and objective; evaluate; checkpoint; export.
+
+    Works in one process or under ``accelerate launch`` with N processes: each process draws its own
+    batches, negatives are gathered across processes inside the objective, and DDP averages gradients.
+    """
+    from accelerate import Accelerator, DataLoaderConfiguration
+    from accelerate.utils import ProjectConfiguration, set_seed
+    from tqdm.auto import tqdm
+
+    t = cfg.train
+    output_dir = Path(cfg.output_dir)
+    accelerator = Accelerator(
+        cpu=_distributed_cpu_launch(),
+        mixed_precision=t.mixed_precision,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        log_with=_trackers(t.log_with, cfg.name, output_dir),
+        project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir)),
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+    )
+    set_seed(cfg.seed)  # same initial weights on every process
+
+    dataset = build_dataset(cfg.data.train)
+    loader = DataLoader(
+        dataset, batch_size=t.batch_size, shuffle=cfg.data.shuffle, drop_last=cfg.data.drop_last,
+        collate_fn=collate_rows, num_workers=cfg.data.num_workers,
+    )
+    if len(loader) == 0:
+        raise ValueError(f"{len(dataset)} rows give no batch of {t.batch_size} with data.drop_last=true")
+    learner = Learner(build_model(cfg), build_objective(cfg))
+    view = build_view(cfg, seed=cfg.seed + accelerator.process_index, device=accelerator.device)
+    evaluators = build_evaluators(cfg) if accelerator.is_main_process else []
+    optimizer = build_optimizer(learner, t)
+
+    learner, optimizer, loader = accelerator.prepare(learner, optimizer, loader)
+    steps_per_epoch = max(1, len(loader) // t.gradient_accumulation_steps)
+    total_steps = t.max_steps if t.max_steps is not None else math.ceil(t.epochs * steps_per_epoch)
+    scheduler = build_scheduler(optimizer, t, total_steps)
+    accelerator.register_for_checkpointing(scheduler)  # stepped by us once per optimizer step
+    model: ContrastiveModel = accelerator.unwrap_model(learner).model
+    accelerator.init_trackers(cfg.name, config=_flat(asdict(cfg)))
+    if accelerator.is_main_process:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / "config.yaml").write_text(config_to_yaml(cfg))
+
+    step, initial_metrics = 0, {}
+    checkpoint = latest_checkpoint(output_dir) if t.resume else None
+    if checkpoint is not None:
+        state = load_checkpoint(accelerator, checkpoint, getattr(view, "generator", None))
+        step, initial_metrics = state["step"], state.get("initial_metrics", {})
+        accelerator.print(f"resumed from {checkpoint} at step {step}")
+    elif t.eval_at_start:
+        initial_metrics = _evaluate(accelerator, model, evaluators, step)
+
+    progress = tqdm(total=total_steps, initial=step, disable=not (t.progress_bar and accelerator.is_main_process),
+                    desc=cfg.name, dynamic_ncols=True)
+    learner.train()
+    epoch, skip = divmod(step * t.gradient_accumulation_steps, len(loader))
+    while step < total_steps:
+        loader.set_epoch(epoch)
+        batches = accelerator.skip_first_batches(loader, skip) if skip else loader
+        skip = 0
+        for batch in batches:
+            views = view(batch)
+            inputs, layout = flatten_views(model, views)
+            inputs = {k: v.to(accelerator.device) for k, v in inputs.items()}
+            labels = views.labels.to(accelerator.device) if views.labels is not None else None
+            with accelerator.accumulate(learner):
+                loss, _ = learner(inputs, layout, labels)
+                accelerator.backward(loss)
+                if accelerator.sync_gradients and t.max_grad_norm is not None:
+                    accelerator.clip_grad_norm_(learner.parameters(), t.max_grad_norm)
+                optimizer.step()
+                optimizer.zero_grad()
+            if not accelerator.sync_gradients:
+                continue
+            scheduler.step()
+            step += 1
+            progress.update(1)
+            if step % t.log_every == 0 or step == total_steps:
+                mean_loss = accelerator.reduce(loss.detach().float(), reduction="mean").item()
+                progress.set_postfix(loss=f"{mean_loss:.4f}")
+                accelerator.log({"train/loss": mean_loss, "train/lr": scheduler.get_last_lr()[0]}, step=step)
+            if t.eval_every and step % t.eval_every == 0 and step < total_steps:
+                _evaluate(accelerator, model, evaluators, step)
+            if t.checkpoint_every and step % t.checkpoint_every == 0 and step < total_steps:
+                save_checkpoint(accelerator, output_dir, step, {"epoch": epoch, "initial_metrics": initial_metrics},
+                                getattr(view, "generator", None), t.keep_checkpoints)
+            if step >= total_steps:
+                break
+        epoch += 1
+    progress.close()
+
+    final_metrics = _evaluate(accelerator, model, evaluators, step)
+    export_path = None
+    if cfg.export.enabled and accelerator.is_main_process:
+        from ..export import export_final
+
+        export_path = export_final(model, cfg, final_metrics, output_dir / "final", initial_metrics)
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return TrainResult(model, step, initial_metrics, final_metrics, export_path)
+
+
+def _evaluate(accelerator: Any, model: ContrastiveModel, evaluators: list[Any], step: int) -> dict[str, float]:
+    """Run every evaluator on the main process; log and print the metrics."""
+    metrics: dict[str, float] = {}
+    if accelerator.is_main_process and evaluators:
+        from ..evaluation.base import run_evaluators
+
+        metrics = run_evaluators(evaluators, model)
+        accelerator.log({f"eval/{k}": v for k, v in metrics.items()}, step=step)
+        accelerator.print(f"step {step}: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
+    accelerator.wait_for_everyone()
+    return metrics
+
+
+def _distributed_cpu_launch() -> bool:
+    """``accelerate launch --multi_gpu`` on a machine without CUDA starts N processes whose Accelerator only
+    forms a (gloo) process group when told it runs on CPU; without this each process trains alone."""
+    import os
+
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
+
+
+def _trackers(names: list[str], run_name: str, output_dir: Path) -> list[Any]:
+    return [JSONLTracker(run_name, output_dir) if n == "jsonl" else n for n in names]
+
+
+def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested config -> flat {dotted.key: scalar} for trackers."""
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value if isinstance(value, (int, float, str, bool)) or value is None else str(value)
+    return out

@@ -1,0 +1,46 @@
+"""Views: a pretext task turns a batch of rows into named views by role (query, positive, negatives)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import torch
+
+from ..data.errors import missing_column
+
+Items = Sequence[str] | torch.Tensor
+
+
+@dataclass
+class ViewBatch:
+    """Raw inputs by role, before encoding.
+
+    Attributes:
+        query: B items (texts, or images (B, C, H, W)).
+        positive: B items or None.
+        negatives: K lists of B items (``negatives[k][i]`` is anchor i's k-th hard negative), or None.
+        labels: (B,) long or None.
+    """
+
+    query: Items
+    positive: Items | None = None
+    negatives: list[Items] | None = None
+    labels: torch.Tensor | None = None
+
+
+class View:
+    """A pretext task: ``__call__(batch) -> ViewBatch``. Views holding randomness own a ``torch.Generator``
+    whose state is checkpointed with the run."""
+
+    generator: torch.Generator | None = None
+
+    def __call__(self, batch: dict[str, Any]) -> ViewBatch:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+def column(batch: dict[str, Any], name: str, view: str) -> Any:
+    """``batch[name]``, or an error naming the columns that exist."""
+    if name not in batch:
+        raise missing_column(name, list(batch), f"view '{view}'")
+    return batch[name]

@@ -1,0 +1,37 @@
+"""Text pretext tasks: SimCSE (Gao, Yao & Chen 2021, "SimCSE: Simple Contrastive Learning of Sentence
+Embeddings"), unsupervised and supervised."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import View, ViewBatch, column
+
+
+class SimCSEUnsupervised(View):
+    """Dropout twins: every sentence is its own positive. The model encodes query and positive in ONE
+    forward over the doubled batch, so the two views differ only by their dropout masks."""
+
+    def __init__(self, column: str = "text") -> None:
+        self.column = column
+
+    def __call__(self, batch: dict[str, Any]) -> ViewBatch:
+        texts = list(column(batch, self.column, "simcse_unsup"))
+        return ViewBatch(query=texts, positive=texts)
+
+
+class SimCSESupervised(View):
+    """NLI triplets: anchor (premise), positive (entailment), and the contradiction as a hard negative."""
+
+    def __init__(self, anchor: str = "anchor", positive: str = "positive", negative: str | None = "negative") -> None:
+        self.anchor, self.positive, self.negative = anchor, positive, negative
+
+    def __call__(self, batch: dict[str, Any]) -> ViewBatch:
+        negatives = None
+        if self.negative is not None:
+            negatives = [list(column(batch, self.negative, "simcse_sup"))]
+        return ViewBatch(
+            query=list(column(batch, self.anchor, "simcse_sup")),
+            positive=list(column(batch, self.positive, "simcse_sup")),
+            negatives=negatives,
+        )

@@ -1,0 +1,78 @@
+"""Config schema: defaults, YAML, dotted overrides, and errors that name the bad key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mmcontrast.config import Config, ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write(tmp_path: Path, tree: dict) -> Path:
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(tree))
+    return path
+
+
+def test_defaults_are_a_complete_valid_run():
+    cfg = load_config()
+    assert isinstance(cfg, Config) and cfg.train.batch_size == 64 and cfg.objective["name"] == "nt_xent"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_config_validates(path):
+    cfg = load_config(path)
+    assert cfg.name and cfg.output_dir
+
+
+def test_yaml_values_and_overrides(tmp_path):
+    path = write(tmp_path, {"seed": 7, "train": {"lr": 0.5}, "objective": {"name": "info_nce", "temperature": 0.1}})
+    cfg = load_config(path, ["train.lr=0.25", "objective.symmetric=true", "train.log_with=[]"])
+    assert cfg.seed == 7 and cfg.train.lr == 0.25 and cfg.train.batch_size == 64
+    assert cfg.objective == {"name": "info_nce", "temperature": 0.1, "symmetric": True}
+    assert cfg.train.log_with == []
+
+
+def test_misspelled_section_key_names_it_and_the_closest_key(tmp_path):
+    path = write(tmp_path, {"train": {"learning_rate": 1.0}})
+    with pytest.raises(ConfigError, match=r"train\.learning_rate"):
+        load_config(path)
+    path = write(tmp_path, {"train": {"batch_sze": 3}})
+    with pytest.raises(ConfigError, match=r"'train\.batch_sze'.*did you mean 'batch_size'"):
+        load_config(path)
+    with pytest.raises(ConfigError, match=str(path.name)):
+        load_config(path)
+
+
+def test_unknown_top_level_key_and_override(tmp_path):
+    with pytest.raises(ConfigError, match=r"'objectve'.*did you mean 'objective'"):
+        load_config(write(tmp_path, {"objectve": {"name": "info_nce"}}))
+    with pytest.raises(ConfigError, match=r"train\.epoch.*did you mean 'epochs'"):
+        load_config(None, ["train.epoch=3"])
+    with pytest.raises(ConfigError, match="dotted.key=value"):
+        load_config(None, ["train.epochs"])
+
+
+def test_component_parameters_are_checked_against_the_registry(tmp_path):
+    with pytest.raises(ConfigError, match=r"'objective\.temprature'.*did you mean 'temperature'"):
+        load_config(None, ["objective.temprature=0.1"])
+    with pytest.raises(ConfigError, match=r"unknown objective 'infonce'.*did you mean 'info_nce'"):
+        load_config(None, ["objective.name=infonce"])
+    with pytest.raises(ConfigError, match=r"data\.train\.path' is required"):
+        load_config(None, ["data.train={name: tsv}"])
+
+
+def test_missing_config_file_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.yaml"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_bad_values_are_rejected(tmp_path):
+    with pytest.raises(ConfigError, match="train.optimizer"):
+        load_config(None, ["train.optimizer=adam"])
+    with pytest.raises(ConfigError, match="hub_repo_id"):
+        load_config(None, ["export.push_to_hub=true"])
