@@ -30,6 +30,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def metrics_table(before: dict[str, float], after: dict[str, float]) -> str:
+    """A before/after table of evaluation metrics."""
+    width = max(len(k) for k in after) + 2
+    lines = [f"{'metric':<{width}}{'before':>10}{'after':>10}{'change':>10}"]
+    for key, value in after.items():
+        if key in before:
+            lines.append(f"{key:<{width}}{before[key]:>10.4f}{value:>10.4f}{value - before[key]:>+10.4f}")
+        else:
+            lines.append(f"{key:<{width}}{'':>10}{value:>10.4f}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None, command: str | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if command is not None:
@@ -45,7 +57,9 @@ def main(argv: list[str] | None = None, command: str | None = None) -> int:
 
         result = train(cfg)
         if result.final_metrics:
-            print(json.dumps({"initial": result.initial_metrics, "final": result.final_metrics}, indent=2))
+            print(metrics_table(result.initial_metrics, result.final_metrics))
+        if result.export_path is not None:
+            print(f"exported to {result.export_path}")
         return 0
     from .training.restore import model_from_checkpoint
 

@@ -55,6 +55,9 @@ def train(cfg: Config) -> TrainResult:
     loader = DataLoader(
         dataset, batch_size=t.batch_size, shuffle=cfg.data.shuffle, drop_last=cfg.data.drop_last,
         collate_fn=collate_rows, num_workers=cfg.data.num_workers,
+        # its own generator: creating an iterator must not draw from the global RNG that dropout uses,
+        # or a resumed run (which creates its iterator after restoring the RNG) would diverge
+        generator=torch.Generator().manual_seed(cfg.seed),
     )
     if len(loader) == 0:
         raise ValueError(f"{len(dataset)} rows give no batch of {t.batch_size} with data.drop_last=true")
@@ -154,8 +157,9 @@ def _distributed_cpu_launch() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
 
 
-def _trackers(names: list[str], run_name: str, output_dir: Path) -> list[Any]:
-    return [JSONLTracker(run_name, output_dir) if n == "jsonl" else n for n in names]
+def _trackers(names: list[str], run_name: str, output_dir: Path) -> list[Any] | None:
+    """Accelerate trackers by name (``jsonl`` is ours; tensorboard, wandb, ... are Accelerate's)."""
+    return [JSONLTracker(run_name, output_dir) if n == "jsonl" else n for n in names] or None
 
 
 def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
