@@ -30,6 +30,7 @@ Prints a table and writes a JSON result and a PNG bar chart (drawn with PIL). No
 
     .venv/bin/python benchmarks/text_train_throughput.py                     # CPU, 5 warmup + 30 timed steps
     .venv/bin/python benchmarks/text_train_throughput.py --device cuda --bf16 --steps 100
+    .venv/bin/python benchmarks/text_train_throughput.py --repeats 3    # round-robin, median of 3 per implementation
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ class Measurement:
     peak_rss_mib: float
     peak_cuda_mib: float | None
     torch_threads: int
+    load_average_at_end: list[float]  # os.getloadavg(): above the thread count, something else shared the CPUs
     details: dict[str, Any] = field(default_factory=dict)
 
 
@@ -146,16 +148,17 @@ def run_mmcontrast(s: Settings, clock: StepClock, workdir: str) -> dict[str, Any
     from mmcontrast.config import load_config
     from mmcontrast.training.train import train
 
+    precision = "bf16" if s.bf16 else "'no'"  # quoted: YAML reads a bare no as false
     overrides = [
         f"output_dir={workdir}",
         f"data.train.path={s.data}",
         f"encoder.model={s.model}",
         f"encoder.max_length={s.max_length}",
-        f"objective.temperature={s.temperature}",
+        f"objective.temperature={_yaml_float(s.temperature)}",
         f"train.batch_size={s.batch_size}",
-        f"train.lr={s.lr}",
+        f"train.lr={_yaml_float(s.lr)}",
         f"train.max_steps={s.total_steps}",
-        f"train.mixed_precision={'bf16' if s.bf16 else 'no'}",
+        f"train.mixed_precision={precision}",
         f"seed={s.seed}",
         "evaluators=[]",
         "export.enabled=false",
@@ -169,8 +172,13 @@ def run_mmcontrast(s: Settings, clock: StepClock, workdir: str) -> dict[str, Any
         result = train(cfg)
     finally:
         handle.remove()
-    return {"config": CONFIG_PATH, "overrides": overrides, "head": cfg.head, "pooling": cfg.encoder["pooling"],
+    return {"config": CONFIG_PATH, "overrides": [o.replace(workdir, "<tmp>") for o in overrides], "head": cfg.head, "pooling": cfg.encoder["pooling"],
             "optimizer": "torch.optim.AdamW", "steps_run": result.steps}
+
+
+def _yaml_float(value: float) -> str:
+    """A float that YAML 1.1 reads back as a float: ``3e-05`` would stay a string (no dot), ``3.0e-05`` not."""
+    return f"{value:.6e}"
 
 
 def run_sentence_transformers(s: Settings, clock: StepClock, workdir: str) -> dict[str, Any]:
@@ -212,8 +220,9 @@ def run_sentence_transformers(s: Settings, clock: StepClock, workdir: str) -> di
         model=model, args=args, train_dataset=dataset, loss=loss, callbacks=[ClockCallback()]
     )
     trainer.train()
-    return {"modules": [type(m).__name__ for m in model], "batch_sampler": str(args.batch_sampler),
-            "optimizer": str(args.optim), "max_seq_length": model.max_seq_length}
+    return {"modules": [type(m).__name__ for m in model], "batch_sampler": _name(args.batch_sampler),
+            "optimizer": _name(args.optim), "max_grad_norm": args.max_grad_norm,
+            "max_seq_length": model.max_seq_length}
 
 
 def run_pytorch(s: Settings, clock: StepClock, workdir: str) -> dict[str, Any]:
@@ -253,6 +262,11 @@ def run_pytorch(s: Settings, clock: StepClock, workdir: str) -> dict[str, Any]:
     return {"pooling": "cls_before_pooler", "optimizer": "torch.optim.AdamW"}
 
 
+def _name(option: Any) -> str:
+    """An enum option's value (``BatchSamplers.BATCH_SAMPLER`` -> ``batch_sampler``), else ``str``."""
+    return str(getattr(option, "value", option))
+
+
 WORKERS: dict[str, Callable[[Settings, StepClock, str], dict[str, Any]]] = {
     "mmcontrast": run_mmcontrast,
     "sentence-transformers": run_sentence_transformers,
@@ -278,6 +292,7 @@ def worker_main(implementation: str, settings: Settings, result_file: Path) -> N
         peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # Linux: KiB
         peak_cuda_mib=peak_cuda,
         torch_threads=torch.get_num_threads(),
+        load_average_at_end=[round(x, 2) for x in os.getloadavg()],
         details=details,
     )
     result_file.write_text(json.dumps(asdict(measurement)))
@@ -301,6 +316,12 @@ def run_worker(implementation: str, settings: Settings) -> Measurement | str:
         if proc.returncode != 0 or not result_file.is_file():
             return f"exit {proc.returncode}:\n" + (proc.stdout + proc.stderr)[-3000:]
         return Measurement(**json.loads(result_file.read_text()))
+
+
+def median_run(runs: list[Measurement | str]) -> Measurement | str:
+    """The run with the median steps/s (the lower one of an even count); a failure if every run failed."""
+    ok = sorted((r for r in runs if isinstance(r, Measurement)), key=lambda r: r.steps_per_s)
+    return ok[(len(ok) - 1) // 2] if ok else runs[0]
 
 
 def device_name(device: str) -> str:
@@ -329,20 +350,24 @@ def versions() -> dict[str, str]:
     return out
 
 
-def format_table(results: dict[str, Measurement | str], cuda: bool) -> str:
-    mm = results.get("mmcontrast")
+def format_table(runs: dict[str, list[Measurement | str]], cuda: bool) -> str:
+    """implementation | setup | steps/s (median of the repeats) | [min-max] | samples/s | peak RSS | ratio."""
+    summary = {name: median_run(r) for name, r in runs.items()}
+    mm = summary.get("mmcontrast")
     mm_rate = mm.steps_per_s if isinstance(mm, Measurement) else None
-    header = ["implementation", "setup", "steps/s", "samples/s", "peak RSS MiB"]
-    if cuda:
-        header.append("peak CUDA MiB")
-    header.append("mmcontrast / this")
+    repeats = max((len(r) for r in runs.values()), default=1)
+    header = ["implementation", "setup", "steps/s"] + (["min-max"] if repeats > 1 else [])
+    header += ["samples/s", "peak RSS MiB"] + (["peak CUDA MiB"] if cuda else []) + ["mmcontrast / this"]
     rows = [header]
-    for name, r in results.items():
+    for name, r in summary.items():
         if isinstance(r, str):
             rows.append([name, IMPLEMENTATIONS[name], "failed"] + [""] * (len(header) - 3))
             continue
-        row = [name, IMPLEMENTATIONS[name], f"{r.steps_per_s:.3f}", f"{r.steps_per_s * BATCH_SIZE:.1f}",
-               f"{r.peak_rss_mib:.0f}"]
+        row = [name, IMPLEMENTATIONS[name], f"{r.steps_per_s:.3f}"]
+        if repeats > 1:
+            rates = [m.steps_per_s for m in runs[name] if isinstance(m, Measurement)]
+            row.append(f"{min(rates):.3f}-{max(rates):.3f}")
+        row += [f"{r.steps_per_s * BATCH_SIZE:.1f}", f"{r.peak_rss_mib:.0f}"]
         if cuda:
             row.append(f"{r.peak_cuda_mib:.0f}" if r.peak_cuda_mib is not None else "")
         row.append(f"{mm_rate / r.steps_per_s:.2f}x" if mm_rate else "")
@@ -365,7 +390,8 @@ def draw_chart(results: dict[str, Measurement | str], title: str, subtitle: str,
             return ImageFont.load_default()
 
     bars = [(name, r.steps_per_s) for name, r in results.items() if isinstance(r, Measurement)]
-    width, left, right, top, bar_h, gap = 900, 210, 140, 80, 44, 18
+    mm = results.get("mmcontrast")
+    width, left, right, top, bar_h, gap = 960, 210, 260, 80, 44, 18
     height = top + len(bars) * (bar_h + gap) + 40
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
@@ -379,8 +405,11 @@ def draw_chart(results: dict[str, Measurement | str], title: str, subtitle: str,
         draw.text((20, y + bar_h // 2), name, fill="black", font=font(15), anchor="lm")
         draw.rectangle([left, y, left + max(1, round(span * value / best)), y + bar_h],
                        fill=colours.get(name, (120, 120, 120)))
-        draw.text((left + round(span * value / best) + 8, y + bar_h // 2), f"{value:.3f} steps/s",
-                  fill="black", font=font(14), anchor="lm")
+        label = f"{value:.3f} steps/s"
+        if isinstance(mm, Measurement) and name != "mmcontrast":
+            label += f"  (mmcontrast {mm.steps_per_s / value:.2f}x)"
+        draw.text((left + round(span * value / best) + 8, y + bar_h // 2), label, fill="black", font=font(14),
+                  anchor="lm")
     axis_y = top + len(bars) * (bar_h + gap) - gap // 2
     draw.line([left, top - 6, left, axis_y], fill="black", width=1)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -397,6 +426,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--bf16", action="store_true", help="bf16 autocast / mixed precision in all three")
     p.add_argument("--threads", type=int, default=torch.get_num_threads(),
                    help="torch threads of every worker (default: torch's default here, %(default)s)")
+    p.add_argument("--repeats", type=int, default=1,
+                   help="runs of every implementation, round-robin; the table shows the median (default 1)")
     p.add_argument("--implementations", nargs="+", choices=list(IMPLEMENTATIONS), default=list(IMPLEMENTATIONS))
     p.add_argument("--output", type=Path, default=None,
                    help="JSON result (default benchmarks/results/text_train_throughput_<device>.json); "
@@ -406,8 +437,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--result-file", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker is None:
-        if args.steps < 1 or args.warmup < 1:
-            p.error("--steps and --warmup must be >= 1 (the window starts at the end of the last warmup step)")
+        if args.steps < 1 or args.warmup < 1 or args.repeats < 1:
+            p.error("--steps, --warmup and --repeats must be >= 1 (the window starts at the end of a warmup step)")
         if args.device == "cuda" and not torch.cuda.is_available():
             p.error("--device cuda: torch sees no CUDA device")
     return args
@@ -426,18 +457,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{device}; {settings.threads} torch threads; batch {settings.batch_size}, max length "
           f"{settings.max_length}, {settings.warmup} warmup + {settings.steps} timed steps"
           f"{', bf16' if settings.bf16 else ''}", flush=True)
-    results: dict[str, Measurement | str] = {}
-    for name in args.implementations:
-        start = time.perf_counter()
-        print(f"  {name} ...", end=" ", flush=True)
-        results[name] = run_worker(name, settings)
-        r = results[name]
-        print(f"{'FAILED' if isinstance(r, str) else f'{r.steps_per_s:.3f} steps/s'} "
-              f"({time.perf_counter() - start:.0f} s in all)", flush=True)
-        if isinstance(r, str):
-            print(r, file=sys.stderr)
+    runs: dict[str, list[Measurement | str]] = {name: [] for name in args.implementations}
+    for repeat in range(args.repeats):
+        for name in args.implementations:
+            start = time.perf_counter()
+            print(f"  {name}{f' (repeat {repeat + 1}/{args.repeats})' if args.repeats > 1 else ''} ...",
+                  end=" ", flush=True)
+            r = run_worker(name, settings)
+            runs[name].append(r)
+            print(f"{'FAILED' if isinstance(r, str) else f'{r.steps_per_s:.3f} steps/s'} "
+                  f"({time.perf_counter() - start:.0f} s in all)", flush=True)
+            if isinstance(r, str):
+                print(r, file=sys.stderr)
 
-    table = format_table(results, cuda=args.device == "cuda")
+    results = {name: median_run(r) for name, r in runs.items()}
+    table = format_table(runs, cuda=args.device == "cuda")
     print()
     print(table)
     mm = results.get("mmcontrast")
@@ -447,15 +481,20 @@ def main(argv: list[str] | None = None) -> int:
         "device": args.device,
         "device_name": device,
         "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
         "versions": versions(),
         "settings": asdict(settings),
-        "timing": "end of the last warmup step to the end of the last step (optimizer step ends)",
+        "repeats": args.repeats,
+        "timing": "end of the last warmup step to the end of the last step (optimizer step ends); "
+                  "results = the median run of each implementation",
         "implementations": {name: IMPLEMENTATIONS[name] for name in results},
         "results": {name: (asdict(r) if isinstance(r, Measurement) else {"error": r}) for name, r in results.items()},
         "mmcontrast_speed_ratio": {
             name: mm.steps_per_s / r.steps_per_s
             for name, r in results.items() if isinstance(mm, Measurement) and isinstance(r, Measurement)
         },
+        "all_runs": {name: [asdict(m) if isinstance(m, Measurement) else {"error": m} for m in r]
+                     for name, r in runs.items()} if args.repeats > 1 else None,
         "table": table,
     }
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -466,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
                f"{settings.max_length}{', bf16' if settings.bf16 else ''} | {settings.steps} timed steps",
                chart)
     print(f"\nwrote {_shown(output)} and {_shown(chart)}")
-    return 0 if all(isinstance(r, Measurement) for r in results.values()) else 1
+    return 0 if all(isinstance(m, Measurement) for r in runs.values() for m in r) else 1
 
 
 def _shown(path: Path) -> str:

@@ -220,7 +220,6 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
             raise ConfigError(f"{path}: not valid YAML: {err}") from None
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: the top level must be a mapping of config keys")
-        _check_keys(loaded, Config(), "", str(path))
         for key, value in loaded.items():
             # components are replaced whole from the file (a YAML component is complete); sections merge
             if isinstance(value, dict) and isinstance(tree.get(key), dict) and key in ("data", "train", "export"):
@@ -235,19 +234,6 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     cfg = _merge(Config(), tree, "", source)
     validate(cfg, source)
     return cfg
-
-
-def _check_keys(values: dict[str, Any], target: Any, prefix: str, source: str) -> None:
-    fields = {f.name: f for f in dataclasses.fields(target)}
-    for key, value in values.items():
-        if key not in fields:
-            raise ConfigError(
-                f"{source}: unknown config key '{prefix}{key}'{closest(key, list(fields))}; "
-                f"valid keys: {', '.join(fields)}"
-            )
-        current = getattr(target, key)
-        if dataclasses.is_dataclass(current) and isinstance(value, dict):
-            _check_keys(value, current, f"{prefix}{key}.", source)
 
 
 def _check_override(key: str, tree: dict[str, Any]) -> None:

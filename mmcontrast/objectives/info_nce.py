@@ -57,7 +57,24 @@ def nt_xent(view1: torch.Tensor, view2: torch.Tensor, temperature: float | torch
     return info_nce(pool, pool, positive_index, temperature, exclude_index=rows)
 
 
-class InfoNCE(Objective):
+class _SoftmaxObjective(Objective):
+    """Shared settings of softmax-over-candidates objectives: temperature (fixed or learnable, clamped) and
+    cosine (normalised) or dot-product similarity."""
+
+    def __init__(
+        self,
+        temperature: float,
+        learnable_temperature: bool,
+        max_logit_scale: float,
+        normalize: bool,
+        negatives: Negatives | None,
+    ) -> None:
+        super().__init__(negatives)
+        self.temperature = Temperature(temperature, learnable_temperature, max_logit_scale)
+        self.normalize = normalize
+
+
+class InfoNCE(_SoftmaxObjective):
     """InfoNCE over ``EmbeddingBatch(query, positive, negatives?)`` with candidates from ``negatives``.
 
     Args:
@@ -77,10 +94,8 @@ class InfoNCE(Objective):
         normalize: bool = True,
         negatives: Negatives | None = None,
     ) -> None:
-        super().__init__(negatives)
-        self.temperature = Temperature(temperature, learnable_temperature, max_logit_scale)
+        super().__init__(temperature, learnable_temperature, max_logit_scale, normalize, negatives)
         self.symmetric = symmetric
-        self.normalize = normalize
 
     def forward(self, batch: EmbeddingBatch) -> torch.Tensor:
         if batch.positive is None:
@@ -97,7 +112,7 @@ class InfoNCE(Objective):
         return loss
 
 
-class NTXent(Objective):
+class NTXent(_SoftmaxObjective):
     """NT-Xent (SimCLR): both views are anchors; each is contrasted with all other 2N - 1 views of the
     global batch (gathered with gradient through ``negatives``)."""
 
@@ -109,9 +124,7 @@ class NTXent(Objective):
         normalize: bool = True,
         negatives: Negatives | None = None,
     ) -> None:
-        super().__init__(negatives)
-        self.temperature = Temperature(temperature, learnable_temperature, max_logit_scale)
-        self.normalize = normalize
+        super().__init__(temperature, learnable_temperature, max_logit_scale, normalize, negatives)
 
     def forward(self, batch: EmbeddingBatch) -> torch.Tensor:
         if batch.positive is None:
