@@ -40,6 +40,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -95,6 +96,7 @@ class Measurement:
     steps_per_s: float
     timed_seconds: float
     step_seconds: list[float]
+    median_steps_per_s: float | None  # 1 / median step time: robust to a few disturbed steps; None on CUDA
     peak_rss_mib: float
     peak_cuda_mib: float | None
     torch_threads: int
@@ -133,13 +135,24 @@ def read_sentences(path: str) -> list[str]:
         return [line.strip() for line in handle if line.strip()]
 
 
-def model_folder() -> str:
+def model_folder(ref: str) -> str:
+    """``package:<module>/<path>`` -> the folder inside the installed package (mmcontrast's resolver)."""
     from mmcontrast.encoders.loading import resolve_model_ref
 
-    return resolve_model_ref(MODEL_REF)
+    return resolve_model_ref(ref)
 
 
 # ---------------------------------------------------------------------------------------------- workers
+
+
+def _yaml_float(value: float) -> str:
+    """A float that YAML 1.1 reads back as a float: ``3e-05`` would stay a string (no dot), ``3.0e-05`` not."""
+    return f"{value:.6e}"
+
+
+def _name(option: Any) -> str:
+    """An enum option's value (``BatchSamplers.BATCH_SAMPLER`` -> ``batch_sampler``), else ``str``."""
+    return str(getattr(option, "value", option))
 
 
 def run_mmcontrast(s: Settings, clock: StepClock, workdir: str) -> dict[str, Any]:
@@ -172,13 +185,9 @@ def run_mmcontrast(s: Settings, clock: StepClock, workdir: str) -> dict[str, Any
         result = train(cfg)
     finally:
         handle.remove()
-    return {"config": CONFIG_PATH, "overrides": [o.replace(workdir, "<tmp>") for o in overrides], "head": cfg.head, "pooling": cfg.encoder["pooling"],
-            "optimizer": "torch.optim.AdamW", "steps_run": result.steps}
-
-
-def _yaml_float(value: float) -> str:
-    """A float that YAML 1.1 reads back as a float: ``3e-05`` would stay a string (no dot), ``3.0e-05`` not."""
-    return f"{value:.6e}"
+    return {"config": CONFIG_PATH, "overrides": [o.replace(workdir, "<tmp>") for o in overrides],
+            "head": cfg.head, "pooling": cfg.encoder["pooling"], "optimizer": "torch.optim.AdamW",
+            "steps_run": result.steps}
 
 
 def run_sentence_transformers(s: Settings, clock: StepClock, workdir: str) -> dict[str, Any]:
@@ -195,7 +204,7 @@ def run_sentence_transformers(s: Settings, clock: StepClock, workdir: str) -> di
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             clock.tick()
 
-    model = SentenceTransformer(model_folder(), device=s.device)
+    model = SentenceTransformer(model_folder(s.model), device=s.device)
     model.max_seq_length = s.max_length
     texts = read_sentences(s.data)
     dataset = Dataset.from_dict({"anchor": texts, "positive": texts})
@@ -225,14 +234,14 @@ def run_sentence_transformers(s: Settings, clock: StepClock, workdir: str) -> di
             "max_seq_length": model.max_seq_length}
 
 
-def run_pytorch(s: Settings, clock: StepClock, workdir: str) -> dict[str, Any]:
+def run_pytorch(s: Settings, clock: StepClock, _workdir: str) -> dict[str, Any]:
     import torch
     import torch.nn.functional as F
     from transformers import AutoModel, AutoTokenizer, get_linear_schedule_with_warmup
 
     torch.manual_seed(s.seed)
     device = torch.device(s.device)
-    folder = model_folder()
+    folder = model_folder(s.model)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = AutoModel.from_pretrained(folder).to(device)
     model.train()
@@ -262,11 +271,6 @@ def run_pytorch(s: Settings, clock: StepClock, workdir: str) -> dict[str, Any]:
     return {"pooling": "cls_before_pooler", "optimizer": "torch.optim.AdamW"}
 
 
-def _name(option: Any) -> str:
-    """An enum option's value (``BatchSamplers.BATCH_SAMPLER`` -> ``batch_sampler``), else ``str``."""
-    return str(getattr(option, "value", option))
-
-
 WORKERS: dict[str, Callable[[Settings, StepClock, str], dict[str, Any]]] = {
     "mmcontrast": run_mmcontrast,
     "sentence-transformers": run_sentence_transformers,
@@ -283,12 +287,14 @@ def worker_main(implementation: str, settings: Settings, result_file: Path) -> N
     with tempfile.TemporaryDirectory(prefix="tt_bench_") as workdir:
         details = WORKERS[implementation](settings, clock, workdir)
     seconds, step_seconds = clock.window()
-    peak_cuda = torch.cuda.max_memory_allocated() / 2**20 if settings.device == "cuda" else None
+    cuda = settings.device == "cuda"
+    peak_cuda = torch.cuda.max_memory_allocated() / 2**20 if cuda else None
     measurement = Measurement(
         implementation=implementation,
         steps_per_s=settings.steps / seconds,
         timed_seconds=seconds,
         step_seconds=[round(t, 5) for t in step_seconds],
+        median_steps_per_s=None if cuda else 1.0 / statistics.median(step_seconds),
         peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # Linux: KiB
         peak_cuda_mib=peak_cuda,
         torch_threads=torch.get_num_threads(),
@@ -357,6 +363,7 @@ def format_table(runs: dict[str, list[Measurement | str]], cuda: bool) -> str:
     mm_rate = mm.steps_per_s if isinstance(mm, Measurement) else None
     repeats = max((len(r) for r in runs.values()), default=1)
     header = ["implementation", "setup", "steps/s"] + (["min-max"] if repeats > 1 else [])
+    header += [] if cuda else ["1/median step"]
     header += ["samples/s", "peak RSS MiB"] + (["peak CUDA MiB"] if cuda else []) + ["mmcontrast / this"]
     rows = [header]
     for name, r in summary.items():
@@ -367,6 +374,8 @@ def format_table(runs: dict[str, list[Measurement | str]], cuda: bool) -> str:
         if repeats > 1:
             rates = [m.steps_per_s for m in runs[name] if isinstance(m, Measurement)]
             row.append(f"{min(rates):.3f}-{max(rates):.3f}")
+        if not cuda:
+            row.append(f"{r.median_steps_per_s:.3f}" if r.median_steps_per_s else "")
         row += [f"{r.steps_per_s * BATCH_SIZE:.1f}", f"{r.peak_rss_mib:.0f}"]
         if cuda:
             row.append(f"{r.peak_cuda_mib:.0f}" if r.peak_cuda_mib is not None else "")
@@ -391,7 +400,7 @@ def draw_chart(results: dict[str, Measurement | str], title: str, subtitle: str,
 
     bars = [(name, r.steps_per_s) for name, r in results.items() if isinstance(r, Measurement)]
     mm = results.get("mmcontrast")
-    width, left, right, top, bar_h, gap = 960, 210, 260, 80, 44, 18
+    width, left, right, top, bar_h, gap = 1000, 210, 300, 80, 44, 18
     height = top + len(bars) * (bar_h + gap) + 40
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
@@ -407,7 +416,7 @@ def draw_chart(results: dict[str, Measurement | str], title: str, subtitle: str,
                        fill=colours.get(name, (120, 120, 120)))
         label = f"{value:.3f} steps/s"
         if isinstance(mm, Measurement) and name != "mmcontrast":
-            label += f"  (mmcontrast {mm.steps_per_s / value:.2f}x)"
+            label += f"  (mmcontrast / this: {mm.steps_per_s / value:.2f}x)"
         draw.text((left + round(span * value / best) + 8, y + bar_h // 2), label, fill="black", font=font(14),
                   anchor="lm")
     axis_y = top + len(bars) * (bar_h + gap) - gap // 2

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import re
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -175,8 +178,44 @@ def _merge(target: Any, values: dict[str, Any], prefix: str, source: str) -> Any
         if dataclasses.is_dataclass(current):
             _merge(current, value, f"{prefix}{key}.", source)
         else:
+            _check_type(value, typing.get_type_hints(type(target))[key], f"{prefix}{key}", source)
             setattr(target, key, value)
     return target
+
+
+def _check_type(value: Any, hint: Any, key: str, source: str) -> None:
+    """Reject a value of the wrong type for a section field (components are checked by their constructors)."""
+    if _matches(value, hint):
+        return
+    raise ConfigError(f"{source}: '{key}' must be {_describe(hint)}, got {value!r} ({type(value).__name__})")
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, arg) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if origin in (list, tuple):
+        return isinstance(value, (list, tuple))
+    if origin is dict:
+        return isinstance(value, dict)
+    return isinstance(value, hint) if isinstance(hint, type) else True
+
+
+def _describe(hint: Any) -> str:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " or ".join(_describe(arg) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return "null"
+    origin = typing.get_origin(hint)
+    return (origin or hint).__name__ if isinstance(origin or hint, type) else str(hint)
 
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
@@ -195,6 +234,32 @@ def _as_tree(cfg: Config) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
 
 
+class YAMLLoader(yaml.SafeLoader):
+    """YAML with YAML 1.2 scalars: ``3e-5`` is a float (YAML 1.1 reads a string) and only true/false are
+    booleans (YAML 1.1 turns ``no``, ``off``, ``yes``, ``on`` into booleans, so ``mixed_precision: no`` broke)."""
+
+
+YAMLLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:float")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+YAMLLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+YAMLLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+"
+        r"|[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
+)
+
+
+def load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=YAMLLoader)
+
+
 def parse_override(text: str) -> tuple[str, Any]:
     """``a.b=value`` -> ("a.b", yaml-parsed value)."""
     if "=" not in text:
@@ -203,7 +268,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     key = key.strip()
     if not key:
         raise ConfigError(f"override '{text}' has an empty key")
-    return key, yaml.safe_load(raw) if raw.strip() else None
+    return key, load_yaml(raw) if raw.strip() else None
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
@@ -215,7 +280,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         if not path.is_file():
             raise FileNotFoundError(f"config file not found: {path}")
         try:
-            loaded = yaml.safe_load(path.read_text()) or {}
+            loaded = load_yaml(path.read_text()) or {}
         except yaml.YAMLError as err:
             raise ConfigError(f"{path}: not valid YAML: {err}") from None
         if not isinstance(loaded, dict):

@@ -76,3 +76,16 @@ def test_bad_values_are_rejected(tmp_path):
         load_config(None, ["train.optimizer=adam"])
     with pytest.raises(ConfigError, match="hub_repo_id"):
         load_config(None, ["export.push_to_hub=true"])
+
+
+def test_yaml_1_2_scalars_and_section_types(tmp_path):
+    cfg = load_config(None, ["train.lr=3e-5", "train.mixed_precision=no", "train.max_grad_norm=1"])
+    assert cfg.train.lr == 3e-5 and cfg.train.mixed_precision == "no" and cfg.train.max_grad_norm == 1
+    path = tmp_path / "plain.yaml"
+    path.write_text("train:\n  lr: 5e-5\n  mixed_precision: no\n")
+    cfg = load_config(path)
+    assert cfg.train.lr == 5e-5 and cfg.train.mixed_precision == "no"
+    with pytest.raises(ConfigError, match=r"'train\.batch_size' must be int, got 'big'"):
+        load_config(None, ["train.batch_size=big"])
+    with pytest.raises(ConfigError, match=r"'train\.lr' must be float"):
+        load_config(None, ["train.lr=fast"])

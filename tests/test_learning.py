@@ -22,9 +22,4 @@ def test_supervised_simcse_on_snli_triplets_raises_sts_spearman(tmp_path):
     assert after >= before + 0.015, (before, after)  # measured: 0.7964 -> 0.8195 after one epoch
 
 
-def test_unsupervised_simcse_on_wikipedia_raises_sts_spearman(tmp_path):
-    shared("wiki", "wiki1m_for_simcse.first11914.txt")
-    cfg = load_config(ROOT / "configs" / "simcse_unsup_offline.yaml", [f"output_dir={tmp_path}", *QUIET])
-    result = train(cfg)
-    before, after = result.initial_metrics["sts-dev/spearman"], result.final_metrics["sts-dev/spearman"]
-    assert after >= before + 0.03, (before, after)  # 120 steps at batch 64
+# Unsupervised SimCSE (120 steps at batch 64, ~5 min on 2 CPU cores) runs as benchmarks/simcse_unsup_learning.py.
