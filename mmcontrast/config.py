@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import Any, Callable
 import yaml
 
 from .registry import closest
+from .yaml12 import load_yaml
 
 Component = dict[str, Any]
 
@@ -232,32 +232,6 @@ def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
 
 def _as_tree(cfg: Config) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
-
-
-class YAMLLoader(yaml.SafeLoader):
-    """YAML with YAML 1.2 scalars: ``3e-5`` is a float (YAML 1.1 reads a string) and only true/false are
-    booleans (YAML 1.1 turns ``no``, ``off``, ``yes``, ``on`` into booleans, so ``mixed_precision: no`` broke)."""
-
-
-YAMLLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:float")]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-YAMLLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-YAMLLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(
-        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+"
-        r"|[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
-    ),
-    list("-+0123456789."),
-)
-
-
-def load_yaml(text: str) -> Any:
-    return yaml.load(text, Loader=YAMLLoader)
 
 
 def parse_override(text: str) -> tuple[str, Any]:
