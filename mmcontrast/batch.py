@@ -23,12 +23,16 @@ class EmbeddingBatch:
         negatives: (B, K, D) hard negatives owned by each anchor (e.g. the contradiction in supervised
             SimCSE), or None.
         labels: (B,) integer class labels, or None.
+        crops: (B, V, D) embeddings of V further views of each sample (multi-crop local views), or None.
+        indices: (B,) dataset row of each sample (for index-addressed negatives such as a memory bank), or None.
     """
 
     query: torch.Tensor
     positive: torch.Tensor | None = None
     negatives: torch.Tensor | None = None
     labels: torch.Tensor | None = None
+    crops: torch.Tensor | None = None
+    indices: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         if self.query.dim() != 2:
@@ -44,6 +48,11 @@ class EmbeddingBatch:
                 raise ValueError(
                     f"negatives must be (B={batch}, K, D={dim}), got shape {tuple(self.negatives.shape)}"
                 )
+        if self.crops is not None:
+            if self.crops.dim() != 3 or self.crops.shape[0] != batch or self.crops.shape[2] != dim:
+                raise ValueError(f"crops must be (B={batch}, V, D={dim}), got shape {tuple(self.crops.shape)}")
+        if self.indices is not None and self.indices.shape != (batch,):
+            raise ValueError(f"indices must be (B={batch},), got shape {tuple(self.indices.shape)}")
         if self.labels is not None and self.labels.shape != (batch,):
             raise ValueError(f"labels must be (B={batch},), got shape {tuple(self.labels.shape)}")
 

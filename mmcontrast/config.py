@@ -2,7 +2,8 @@
 command-line overrides, and errors that name an unknown key with the closest valid one.
 
 Sections with a fixed shape (``train``, ``export``) are dataclasses. Pluggable parts (``data.train``,
-``view``, ``encoder``, ``head``, ``negatives``, ``objective``, ``evaluators``) are *components*: a mapping
+``view``, ``encoder``, ``head``, ``predictor``, ``target``, ``negatives``, ``objective``, ``evaluators``) are
+*components*: a mapping
 with a ``name`` that picks an entry of that axis's registry, plus that entry's own parameters, checked
 against its constructor's signature.
 """
@@ -50,7 +51,8 @@ class TrainConfig:
     lr: float = 3e-5
     weight_decay: float = 0.0
     betas: tuple[float, float] = (0.9, 0.999)
-    momentum: float = 0.9  # sgd only
+    momentum: float = 0.9  # sgd and lars
+    lars_trust_coefficient: float = 0.001  # lars only (You et al. 2017)
     scheduler: str = "linear"  # any transformers scheduler name: linear, cosine, constant_with_warmup, ...
     warmup_ratio: float = 0.0
     warmup_steps: int | None = None  # overrides warmup_ratio when set
@@ -96,6 +98,9 @@ class Config:
         }
     )
     head: Component | None = None
+    predictor: Component | None = None  # MLP on the online branch only (BYOL, SimSiam, MoCo v3)
+    target: Component | None = None  # stop_gradient (SimSiam) | momentum (MoCo, BYOL); None: keys are online
+    symmetric: str = "none"  # none | sum | mean: add the swapped loss direction (BYOL/MoCo v3 sum, SimSiam mean)
     negatives: Component = field(default_factory=lambda: {"name": "in_batch"})
     objective: Component = field(default_factory=lambda: {"name": "nt_xent"})
     evaluators: list[Component] = field(default_factory=list)
@@ -108,11 +113,13 @@ COMPONENT_AXES: dict[str, str] = {
     "view": "views",
     "encoder": "encoders",
     "head": "heads",
+    "predictor": "heads",
+    "target": "targets",
     "negatives": "negatives",
     "objective": "objectives",
     "evaluators": "evaluators",
 }
-INJECTED = {"self", "negatives", "generator", "embedding_dim", "input_dim"}
+INJECTED = {"self", "negatives", "generator", "embedding_dim", "input_dim", "online", "num_samples"}
 
 
 def _registry(axis: str) -> Any:
@@ -125,6 +132,8 @@ def _registry(axis: str) -> Any:
         from .encoders import ENCODERS as reg
     elif axis == "heads":
         from .encoders import HEADS as reg
+    elif axis == "targets":
+        from .encoders import TARGETS as reg
     elif axis == "negatives":
         from .negatives import NEGATIVES as reg
     elif axis == "objectives":
@@ -299,6 +308,12 @@ def validate(cfg: Config, source: str = "config") -> None:
     validate_component(cfg.encoder, "encoder", "encoders", source)
     if cfg.head is not None:
         validate_component(cfg.head, "head", "heads", source)
+    if cfg.predictor is not None:
+        validate_component(cfg.predictor, "predictor", "heads", source)
+    if cfg.target is not None:
+        validate_component(cfg.target, "target", "targets", source)
+    if cfg.symmetric not in ("none", "sum", "mean"):
+        raise ConfigError(f"{source}: symmetric must be none, sum or mean, got '{cfg.symmetric}'")
     validate_component(cfg.negatives, "negatives", "negatives", source)
     validate_component(cfg.objective, "objective", "objectives", source)
     if not isinstance(cfg.evaluators, list):
@@ -308,8 +323,8 @@ def validate(cfg: Config, source: str = "config") -> None:
     t = cfg.train
     if t.batch_size < 1:
         raise ConfigError(f"{source}: train.batch_size must be >= 1, got {t.batch_size}")
-    if t.optimizer not in ("adamw", "sgd"):
-        raise ConfigError(f"{source}: train.optimizer must be 'adamw' or 'sgd', got '{t.optimizer}'")
+    if t.optimizer not in ("adamw", "sgd", "lars"):
+        raise ConfigError(f"{source}: train.optimizer must be adamw, sgd or lars, got '{t.optimizer}'")
     if t.mixed_precision not in ("no", "fp16", "bf16"):
         raise ConfigError(f"{source}: train.mixed_precision must be no, fp16 or bf16, got '{t.mixed_precision}'")
     if cfg.export.push_to_hub and not cfg.export.hub_repo_id:

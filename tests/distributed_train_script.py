@@ -1,5 +1,6 @@
-"""Run ``train(cfg)`` for a config + overrides and save the final parameters (used by test_distributed.py,
-launched with 1 or 2 processes)."""
+"""Run ``train(cfg)`` for a config + overrides and save the final state of the learner: model, predictor,
+target branch, objective parameters and negatives' buffers (used by the 2-process tests, launched with 1 or 2
+processes)."""
 
 import sys
 from pathlib import Path
@@ -15,5 +16,5 @@ if __name__ == "__main__":
     from accelerate import PartialState
 
     if PartialState().is_main_process:
-        torch.save({k: v.detach().cpu() for k, v in result.model.state_dict().items()},
+        torch.save({k: v.detach().cpu() for k, v in result.learner.state_dict().items()},
                    Path(cfg.output_dir) / "params.pt")

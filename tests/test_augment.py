@@ -21,9 +21,13 @@ from mmcontrast.views.augment import (
     random_grayscale,
     random_horizontal_flip,
     random_resized_crop,
+    random_rotation,
     resized_crop,
     rgb_to_hsv,
+    rotate,
+    rotate90,
     sample_crop_boxes,
+    solarize,
     to_float_images,
 )
 
@@ -94,6 +98,8 @@ def test_same_seed_identical_different_seed_different():
         lambda x, g: color_jitter(x, generator=g),
         lambda x, g: random_grayscale(x, p=0.5, generator=g),
         lambda x, g: gaussian_blur(x, 5, generator=g),
+        lambda x, g: solarize(x, p=0.5, generator=g),
+        lambda x, g: random_rotation(x, 45.0, p=1.0, generator=g),
     ]
     for op in ops:
         assert torch.equal(op(images, gen(1)), op(images, gen(1)))
@@ -291,3 +297,93 @@ def test_cuda_matches_generator_device():
     assert torch.equal(cpu_gen, aug(images, gen(3)))
     cuda_gen = aug(images, torch.Generator(device="cuda").manual_seed(3))
     assert cuda_gen.device.type == "cuda" and torch.isfinite(cuda_gen).all()
+
+
+# -------------------------------------------------------------------------------------------- solarize
+def test_solarize_inverts_exactly_the_pixels_at_or_above_threshold():
+    images = rand_images(8)
+    images[:, :, 0, 0] = 0.5  # at the threshold: inverted, as BYOL's x < 0.5 ? x : 1 - x
+    for threshold in (0.5, 0.3):
+        out = solarize(images, threshold, p=1.0, generator=gen())
+        above = images >= threshold
+        assert above.any() and (~above).any()
+        assert torch.equal(out[above], 1.0 - images[above])
+        assert torch.equal(out[~above], images[~above])
+    assert torch.equal(solarize(images, p=0.0, generator=gen()), images)
+    same = rand_images(1).expand(64, -1, -1, -1).contiguous()
+    out = solarize(same, p=0.5, generator=gen())
+    inverted = (out == solarize(same, p=1.0, generator=gen())).flatten(1).all(1)
+    kept = (out == same).flatten(1).all(1)
+    assert torch.all(inverted ^ kept) and 10 < int(inverted.sum()) < 54  # per-sample coin
+
+
+# -------------------------------------------------------------------------------------------- rotation
+def test_rotate_zero_is_identity_and_quarter_turns_match_rot90():
+    images = rand_images(4, 3, 17, 17)
+    assert torch.allclose(rotate(images, torch.zeros(4)), images, atol=1e-5)
+    for k, degrees in ((1, 90.0), (2, 180.0), (3, 270.0), (3, -90.0), (1, -270.0)):
+        expected = torch.rot90(images, k, dims=(-2, -1))  # counter-clockwise as displayed
+        assert torch.allclose(rotate(images, torch.full((4,), degrees)), expected, atol=1e-5)
+    per_sample = rotate(images, torch.tensor([0.0, 90.0, 180.0, 270.0]))
+    assert torch.allclose(per_sample, rotate90(images, torch.tensor([0, 1, 2, 3])), atol=1e-5)
+    assert torch.equal(rotate90(images, torch.tensor([0, 1, 2, 3]))[1], torch.rot90(images[1], 1, dims=(-2, -1)))
+    half = rotate(images.half(), torch.full((4,), 90.0))
+    assert half.dtype == torch.float16 and torch.allclose(half.float(), torch.rot90(images, 1, (-2, -1)), atol=1e-3)
+
+
+def test_rotate_is_rigid_and_fills_zeros():
+    rect = torch.rand(2, 1, 6, 10, generator=gen())
+    back = rotate(rotate(rect, torch.full((2,), 90.0)), torch.full((2,), -90.0))
+    assert torch.allclose(back[..., 2:8], rect[..., 2:8], atol=1e-5)  # the centred 6x6 square survives
+    assert back[..., :1].abs().max() < 1e-5 and back[..., -1:].abs().max() < 1e-5  # the rest is zero fill
+    ones = torch.ones(1, 1, 32, 32)
+    corners = rotate(ones, torch.tensor([45.0]))
+    assert corners[0, 0, 0, 0] == 0 and corners[0, 0, 16, 16] == pytest.approx(1.0)
+
+
+def blob_angles(out: torch.Tensor, side: int) -> torch.Tensor:
+    """Counter-clockwise angle (degrees) of each image's intensity centroid about the centre (y points down)."""
+    coords = torch.arange(side, dtype=torch.float32) + 0.5 - side / 2
+    mass = out[:, 0]
+    x = (mass.sum(1) * coords).sum(1) / mass.sum((1, 2))
+    y = (mass.sum(2) * coords).sum(1) / mass.sum((1, 2))
+    return torch.rad2deg(torch.atan2(-y, x))
+
+
+def test_random_rotation_angles_per_sample_within_range():
+    side, batch, degrees = 33, 128, 30.0
+    coords = torch.arange(side, dtype=torch.float32) + 0.5 - side / 2
+    blob = torch.exp(-((coords.view(1, -1) - 10) ** 2 + coords.view(-1, 1) ** 2) / 4.0)  # right of centre
+    images = blob.expand(batch, 1, side, side).contiguous()
+    assert blob_angles(images[:1], side).abs().item() < 1e-3
+    angles = blob_angles(random_rotation(images, degrees, p=1.0, generator=gen(4)), side)
+    assert angles.abs().max() <= degrees + 0.5
+    assert angles.std() > 12 and angles.min() < -20 and angles.max() > 20  # ~U[-30, 30], own angle per sample
+    out = random_rotation(images, degrees, p=0.5, generator=gen(4))
+    kept = (out == images).flatten(1).all(1)
+    assert 30 < int(kept.sum()) < 98  # untouched samples are bit-exact
+    assert torch.equal(random_rotation(images, degrees, p=0.0, generator=gen()), images)
+
+
+def test_pipeline_new_ops_and_their_config():
+    images = rand_images(6, 3, 16, 16)
+    off = dict(size=16, crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0), flip_p=0.0, jitter_p=0.0, grayscale_p=0.0,
+               blur_p=0.0, mean=(0.0,), std=(1.0,))
+    plain = ImageAugmentation(AugmentConfig(**off))(images, gen())
+    solar = ImageAugmentation(AugmentConfig(**off, solarize_p=1.0, solarize_threshold=0.4))(images, gen())
+    assert torch.allclose(solar, torch.where(plain >= 0.4, 1 - plain, plain), atol=1e-6)
+    rotated = ImageAugmentation(AugmentConfig(**off, rotation_p=1.0, rotation_degrees=90.0))(images, gen())
+    assert changed(rotated, plain).all()
+    # defaults leave both off and draw nothing for them: the same seed gives the same views as the SimCLR
+    # chain without them
+    cfg = AugmentConfig(size=12)
+    assert cfg.solarize_p == 0 and cfg.rotation_p == 0
+    g = gen(2)
+    x = random_resized_crop(images, 12, cfg.crop_scale, cfg.crop_ratio, g)
+    x = gaussian_blur(random_grayscale(color_jitter(random_horizontal_flip(x, 0.5, g), generator=g), 0.2, g), 3,
+                      generator=g)
+    assert torch.equal(ImageAugmentation(cfg)(images, gen(2)), normalize(x, (0.5,), (0.5,)))
+    for bad in ({"solarize_p": 1.5}, {"solarize_threshold": -0.1}, {"rotation_p": 0.5},
+                {"rotation_degrees": 200.0}, {"rotation_p": -1.0, "rotation_degrees": 10.0}):
+        with pytest.raises(ValueError):
+            AugmentConfig(**bad)

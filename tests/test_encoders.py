@@ -96,15 +96,15 @@ def test_simcse_unsup_is_one_forward_over_the_doubled_batch_with_different_dropo
     calls = []
     encoder.backbone.register_forward_hook(lambda module, args, kwargs_out: calls.append(1))
     views = SimCSEUnsupervised()({"text": TEXTS})
-    inputs, layout = flatten_views(model, views)
-    assert inputs["input_ids"].shape[0] == 8
-    batch = split_embeddings(model(inputs), layout, None)
+    inputs, layout, crops = flatten_views(model, views)
+    assert inputs["input_ids"].shape[0] == 8 and crops == []
+    query, positive, _ = split_embeddings(model(inputs), layout)
     assert len(calls) == 1
-    assert not torch.allclose(batch.query, batch.positive)  # dropout twins differ
+    assert not torch.allclose(query, positive)  # dropout twins differ
     model.eval()
     with torch.no_grad():
-        batch = split_embeddings(model(inputs), layout, None)
-    assert torch.allclose(batch.query, batch.positive, atol=1e-6)  # and only by dropout
+        query, positive, _ = split_embeddings(model(inputs), layout)
+    assert torch.allclose(query, positive, atol=1e-6)  # and only by dropout
 
 
 def test_simcse_supervised_layout_keeps_each_anchors_negative():
@@ -112,10 +112,10 @@ def test_simcse_supervised_layout_keeps_each_anchors_negative():
     embeddings = torch.arange(6, dtype=torch.float32)[:, None].repeat(1, 3)  # row r encodes item r
     from mmcontrast.training.learner import RoleLayout
 
-    batch = split_embeddings(embeddings, RoleLayout(2, True, 1), None)
+    _, _, negatives = split_embeddings(embeddings, RoleLayout(2, True, 1))
     assert views.query == ["a1", "a2"] and views.negatives == [["n1", "n2"]]
-    assert batch.negatives.shape == (2, 1, 3)
-    assert batch.negatives[:, 0, 0].tolist() == [4.0, 5.0]  # anchor i's negative is item 4 + i
+    assert negatives.shape == (2, 1, 3)
+    assert negatives[:, 0, 0].tolist() == [4.0, 5.0]  # anchor i's negative is item 4 + i
 
 
 def test_two_view_augment_is_seeded_and_the_views_differ():

@@ -1,8 +1,10 @@
-"""Encoders (text and vision towers) and heads. Registries: ``ENCODERS``, ``HEADS``."""
+"""Encoders (text and vision towers), heads and target branches. Registries: ``ENCODERS``, ``HEADS``,
+``TARGETS``."""
 
 from ..registry import Registry
 from .heads import MLPHead
 from .model import ContrastiveModel
+from .target import MomentumTarget, StopGradientTarget, Target
 from .text import TextEncoder
 from .vision import VisionEncoder
 
@@ -13,4 +15,11 @@ ENCODERS.register("vision")(VisionEncoder)
 HEADS: Registry[type] = Registry("head")
 HEADS.register("mlp")(MLPHead)
 
-__all__ = ["ENCODERS", "HEADS", "ContrastiveModel", "TextEncoder", "VisionEncoder", "MLPHead"]
+TARGETS: Registry[type[Target]] = Registry("target")
+TARGETS.register("momentum")(MomentumTarget)
+TARGETS.register("stop_gradient")(StopGradientTarget)
+
+__all__ = [
+    "ENCODERS", "HEADS", "TARGETS", "ContrastiveModel", "TextEncoder", "VisionEncoder", "MLPHead", "Target",
+    "MomentumTarget", "StopGradientTarget",
+]

@@ -34,8 +34,16 @@ class ContrastiveModel(nn.Module):
             return self.head.output_dim
         return self.encoder.embedding_dim
 
-    def prepare(self, items: Items) -> dict[str, torch.Tensor]:
-        """Raw items (N texts, or an image tensor (N, C, H, W)) -> model inputs."""
+    @property
+    def train_dim(self) -> int:
+        """Dimension of the training embeddings (``forward``): the head's output when there is a head."""
+        return self.head.output_dim if self.head is not None else self.encoder.embedding_dim
+
+    def prepare(self, items: Items, keep_size: bool = False) -> dict[str, torch.Tensor]:
+        """Raw items (N texts, or an image tensor (N, C, H, W)) -> model inputs. ``keep_size`` feeds images at
+        their own resolution (multi-crop local crops) instead of resizing them to the encoder's image size."""
+        if keep_size:
+            return self.encoder.prepare(items, keep_size=True)  # type: ignore[arg-type, call-arg]
         return self.encoder.prepare(items)  # type: ignore[arg-type]
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -49,9 +49,10 @@ class VisionEncoder(nn.Module):
             return int(cfg.hidden_sizes[-1])
         return int(cfg.hidden_size)
 
-    def prepare(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+    def prepare(self, images: torch.Tensor, keep_size: bool = False) -> dict[str, torch.Tensor]:
         """Images (N, C, H, W) -> {pixel_values (N, C, S, S)}: uint8 is scaled to [0, 1]; other sizes are resized
-        (bilinear, antialiased); then normalised with ``mean``/``std``. Float input is taken as [0, 1]."""
+        (bilinear, antialiased) unless ``keep_size``; then normalised with ``mean``/``std``. Float input is taken
+        as [0, 1]."""
         if images.dim() == 3:
             images = images.unsqueeze(1)
         if images.shape[1] != self.num_channels:
@@ -62,7 +63,7 @@ class VisionEncoder(nn.Module):
                     f"images have {images.shape[1]} channels but the vision encoder expects {self.num_channels}"
                 )
         pixels = images.float() / 255.0 if images.dtype == torch.uint8 else images.float()
-        if pixels.shape[-2:] != (self.image_size, self.image_size):
+        if not keep_size and pixels.shape[-2:] != (self.image_size, self.image_size):
             pixels = F.interpolate(
                 pixels, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False, antialias=True
             )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 from torch import nn
 
@@ -17,13 +19,17 @@ class Negatives(nn.Module):
         raise NotImplementedError
 
     def candidates(
-        self, positives: torch.Tensor, hard_negatives: torch.Tensor | None = None
+        self,
+        positives: torch.Tensor,
+        hard_negatives: torch.Tensor | None = None,
+        indices: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Candidate pool for InfoNCE-style objectives.
 
         Args:
             positives: (B, D) the positive of each local anchor.
             hard_negatives: (B, K, D) negatives owned by each local anchor, or None.
+            indices: (B,) dataset rows of the anchors (used by index-addressed negatives), or None.
 
         Returns:
             candidates (M, D) and positive_index (B,): anchor i's positive is ``candidates[positive_index[i]]``.
@@ -36,3 +42,7 @@ class Negatives(nn.Module):
             parts.append(self.gather(flat)[0])
         index = offset + torch.arange(positives.shape[0], device=positives.device)
         return torch.cat(parts, dim=0), index
+
+    def update(self, keys: Sequence[torch.Tensor], indices: torch.Tensor | None = None) -> None:
+        """Called once per forward after the loss, without gradient, with the keys of each loss direction
+        ((B, D) each, as the objective saw them): queues enqueue them, memory banks write them. No-op here."""

@@ -80,6 +80,8 @@ class InfoNCE(_SoftmaxObjective):
     Args:
         temperature: tau (SimCSE 0.05, MoCo 0.2, CLIP init 0.07).
         symmetric: average with the positive -> query direction (CLIP).
+        scale_by_temperature: multiply the loss by 2 * tau (MoCo v3, Chen et al. 2021: keeps the gradient scale
+            independent of tau).
         learnable_temperature: learn log(1/tau), clamped to ``max_logit_scale``.
         normalize: cosine similarity (L2-normalise embeddings) instead of the raw dot product.
         negatives: candidate source; in-batch gathered across processes by default.
@@ -89,6 +91,7 @@ class InfoNCE(_SoftmaxObjective):
         self,
         temperature: float = 0.05,
         symmetric: bool = False,
+        scale_by_temperature: bool = False,
         learnable_temperature: bool = False,
         max_logit_scale: float = 100.0,
         normalize: bool = True,
@@ -96,6 +99,7 @@ class InfoNCE(_SoftmaxObjective):
     ) -> None:
         super().__init__(temperature, learnable_temperature, max_logit_scale, normalize, negatives)
         self.symmetric = symmetric
+        self.scale_by_temperature = scale_by_temperature
 
     def forward(self, batch: EmbeddingBatch) -> torch.Tensor:
         if batch.positive is None:
@@ -104,12 +108,12 @@ class InfoNCE(_SoftmaxObjective):
         if self.normalize:
             query, positive, negatives = l2_normalize(query), l2_normalize(positive), l2_normalize(negatives)
         tau = 1.0 / self.temperature.scale()
-        candidates, index = self.negatives.candidates(positive, negatives)
+        candidates, index = self.negatives.candidates(positive, negatives, batch.indices)
         loss = info_nce(query, candidates, index, tau)
         if self.symmetric:
-            reverse_candidates, reverse_index = self.negatives.candidates(query)
+            reverse_candidates, reverse_index = self.negatives.candidates(query, None, batch.indices)
             loss = (loss + info_nce(positive, reverse_candidates, reverse_index, tau)) / 2
-        return loss
+        return loss * (2 * tau) if self.scale_by_temperature else loss
 
 
 class NTXent(_SoftmaxObjective):

@@ -47,7 +47,7 @@ class PairwiseContrastive(Objective):
     def forward(self, batch: EmbeddingBatch) -> torch.Tensor:
         if batch.positive is None:
             raise ValueError("pairwise contrastive loss needs a positive for every query")
-        candidates, index = self.negatives.candidates(batch.positive, batch.negatives)
+        candidates, index = self.negatives.candidates(batch.positive, batch.negatives, batch.indices)
         distances = pairwise_distance(batch.query, candidates, self.distance)
         is_positive = torch.zeros_like(distances, dtype=torch.bool)
         is_positive[torch.arange(batch.batch_size, device=distances.device), index] = True

@@ -1,5 +1,6 @@
-"""``Learner``: the one module handed to Accelerate/DDP, so that the encoder, its head AND the objective's
-parameters (a learnable temperature) are synchronised together. The objective still only sees embeddings."""
+"""``Learner``: the one module handed to Accelerate/DDP, so that the encoder, its head, the predictor, the
+target branch AND the objective's parameters and buffers (a learnable temperature, prototypes, a queue) are
+synchronised and checkpointed together. The objective still only sees embeddings."""
 
 from __future__ import annotations
 
@@ -10,23 +11,30 @@ import torch
 from torch import nn
 
 from ..batch import EmbeddingBatch
-from ..encoders import ContrastiveModel
+from ..encoders import ContrastiveModel, MLPHead, Target
 from ..objectives import Objective
 from ..views import ViewBatch
+
+SYMMETRIC = ("none", "sum", "mean")
 
 
 @dataclass(frozen=True)
 class RoleLayout:
-    """Row counts of each role inside the single forward: query B, positive B or 0, negatives K x B."""
+    """Row counts of each role inside the single forward: query B, positive B or 0, negatives K x B, and the
+    number of crops in each multi-crop resolution group."""
 
     batch: int
     has_positive: bool
     num_negatives: int
+    crop_groups: tuple[int, ...] = ()
 
 
-def flatten_views(model: ContrastiveModel, views: ViewBatch) -> tuple[dict[str, torch.Tensor], RoleLayout]:
+def flatten_views(
+    model: ContrastiveModel, views: ViewBatch
+) -> tuple[dict[str, torch.Tensor], RoleLayout, list[dict[str, torch.Tensor]]]:
     """Concatenate every role's items into ONE model input (one forward: SimCSE's dropout twins come from the
-    same call, BatchNorm sees both SimCLR views) and remember the layout to split the embeddings again."""
+    same call, BatchNorm sees both SimCLR views) and remember the layout to split the embeddings again.
+    Multi-crop views are grouped by resolution, one input per group (their own size is kept)."""
     groups: list[Any] = [views.query]
     if views.positive is not None:
         groups.append(views.positive)
@@ -36,12 +44,20 @@ def flatten_views(model: ContrastiveModel, views: ViewBatch) -> tuple[dict[str, 
         items: Any = torch.cat(list(groups), dim=0)
     else:
         items = [item for group in groups for item in group]
-    layout = RoleLayout(len(views.query), views.positive is not None, len(negatives))
-    return model.prepare(items), layout
+    crop_inputs: list[dict[str, torch.Tensor]] = []
+    crop_groups: list[int] = []
+    for size in dict.fromkeys(tuple(c.shape[-2:]) for c in views.crops or []):
+        same = [c for c in views.crops or [] if tuple(c.shape[-2:]) == size]
+        crop_inputs.append(model.prepare(torch.cat(same, dim=0), keep_size=True))
+        crop_groups.append(len(same))
+    layout = RoleLayout(len(views.query), views.positive is not None, len(negatives), tuple(crop_groups))
+    return model.prepare(items), layout, crop_inputs
 
 
-def split_embeddings(embeddings: torch.Tensor, layout: RoleLayout, labels: torch.Tensor | None) -> EmbeddingBatch:
-    """(N_total, D) -> EmbeddingBatch(query (B, D), positive (B, D)?, negatives (B, K, D)?)."""
+def split_embeddings(
+    embeddings: torch.Tensor, layout: RoleLayout
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """(N_total, D) -> query (B, D), positive (B, D)?, negatives (B, K, D)?."""
     b = layout.batch
     query = embeddings[:b]
     start = b
@@ -52,19 +68,83 @@ def split_embeddings(embeddings: torch.Tensor, layout: RoleLayout, labels: torch
     if layout.num_negatives:
         k = layout.num_negatives
         negatives = embeddings[start : start + k * b].reshape(k, b, -1).transpose(0, 1)
-    return EmbeddingBatch(query=query, positive=positive, negatives=negatives, labels=labels)
+    return query, positive, negatives
 
 
 class Learner(nn.Module):
-    """Model + objective: ``forward(inputs, layout, labels) -> (loss, EmbeddingBatch)``."""
+    """Model (+ predictor, + target) + objective: ``forward(inputs, layout, ...) -> (loss, EmbeddingBatch)``.
 
-    def __init__(self, model: ContrastiveModel, objective: Objective) -> None:
+    The objective compares the ONLINE branch (encoder -> head -> predictor) of one view with the KEYS of the
+    other: without a target the keys are the online embeddings themselves (SimCLR, SimCSE); a ``Target`` gives
+    them without gradient (stop-gradient: SimSiam; momentum encoder: MoCo, BYOL). ``symmetric`` adds the
+    swapped direction (view 2 -> keys of view 1) and sums (BYOL, MoCo v3) or averages (SimSiam) the two.
+    After the loss the negatives see the keys (a queue enqueues them, a memory bank writes them).
+
+    Args:
+        model: the online ``ContrastiveModel``.
+        objective: loss over an ``EmbeddingBatch``.
+        predictor: MLP on the online branch only (BYOL, SimSiam, MoCo v3), or None.
+        target: ``Target`` or None.
+        symmetric: ``none``, ``sum`` or ``mean``.
+    """
+
+    def __init__(
+        self,
+        model: ContrastiveModel,
+        objective: Objective,
+        predictor: MLPHead | None = None,
+        target: Target | None = None,
+        symmetric: str = "none",
+    ) -> None:
         super().__init__()
+        if symmetric not in SYMMETRIC:
+            raise ValueError(f"symmetric must be one of {', '.join(SYMMETRIC)}, got '{symmetric}'")
         self.model = model
         self.objective = objective
+        self.predictor = predictor
+        self.target = target
+        self.symmetric = symmetric
 
     def forward(
-        self, inputs: dict[str, torch.Tensor], layout: RoleLayout, labels: torch.Tensor | None = None
+        self,
+        inputs: dict[str, torch.Tensor],
+        layout: RoleLayout,
+        labels: torch.Tensor | None = None,
+        indices: torch.Tensor | None = None,
+        crop_inputs: list[dict[str, torch.Tensor]] | None = None,
     ) -> tuple[torch.Tensor, EmbeddingBatch]:
-        batch = split_embeddings(self.model(inputs), layout, labels)
-        return self.objective(batch), batch
+        online = self.model(inputs)  # (N_total, D)
+        keys = online if self.target is None else self.target.keys(inputs, online)
+        predictions = self.predictor(online) if self.predictor is not None else online
+        q_pred, p_pred, _ = split_embeddings(predictions, layout)
+        q_key, p_key, negatives = split_embeddings(keys, layout)
+        crops = self._embed_crops(crop_inputs or [], layout)
+        directions = [EmbeddingBatch(q_pred, p_key, negatives, labels, crops, indices)]
+        if self.symmetric != "none":
+            if p_pred is None or q_key is None:
+                raise ValueError("symmetric loss needs a positive view")
+            directions.append(EmbeddingBatch(p_pred, q_key, negatives, labels, crops, indices))
+        losses = [self.objective(batch) for batch in directions]
+        loss = losses[0] if len(losses) == 1 else torch.stack(losses).sum()
+        if self.symmetric == "mean":
+            loss = loss / len(losses)
+        if self.training:
+            self.objective.negatives.update([b.positive for b in directions if b.positive is not None], indices)
+        return loss, directions[0]
+
+    def _embed_crops(self, crop_inputs: list[dict[str, torch.Tensor]], layout: RoleLayout) -> torch.Tensor | None:
+        """Multi-crop views -> (B, V, D) through the online branch (one forward per resolution group)."""
+        if not crop_inputs:
+            return None
+        parts = []
+        for group_inputs, count in zip(crop_inputs, layout.crop_groups):
+            emb = self.model(group_inputs)
+            if self.predictor is not None:
+                emb = self.predictor(emb)
+            parts.append(emb.reshape(count, layout.batch, -1))
+        return torch.cat(parts, dim=0).transpose(0, 1)
+
+    def after_optimizer_step(self, step: int, total_steps: int) -> None:
+        """Momentum update of the target branch (no-op without one)."""
+        if self.target is not None:
+            self.target.update(self.model, step, total_steps)

@@ -9,17 +9,27 @@ from ..config import TrainConfig
 
 
 def parameter_groups(module: nn.Module, weight_decay: float) -> list[dict]:
-    """No weight decay on biases, norm weights and scalar parameters (temperature), as in BERT and SimCLR."""
+    """No weight decay (and, with LARS, no trust-ratio adaptation) on biases, norm weights and scalar parameters
+    (temperature), as in BERT, SimCLR and BYOL."""
     decay, no_decay = [], []
     for name, param in module.named_parameters():
         if not param.requires_grad:
             continue
         (no_decay if param.ndim <= 1 or name.endswith(".bias") else decay).append(param)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0, "lars_exclude": True},
+    ]
 
 
 def build_optimizer(module: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     groups = parameter_groups(module, cfg.weight_decay)
+    if cfg.optimizer == "lars":
+        from .lars import LARS
+
+        return LARS(groups, lr=cfg.lr, momentum=cfg.momentum, trust_coefficient=cfg.lars_trust_coefficient)
+    for group in groups:
+        group.pop("lars_exclude", None)
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas))

@@ -6,25 +6,27 @@ from pathlib import Path
 
 from ..config import Config
 from ..encoders import ContrastiveModel
-from .build import build_model, build_objective
+from .build import build_model
 from .checkpoint import latest_checkpoint
-from .learner import Learner
+
+PREFIX = "model."
 
 
 def model_from_checkpoint(cfg: Config, checkpoint: str | Path | None = None) -> ContrastiveModel:
-    """The config's model with the weights of ``checkpoint`` (default: the latest in ``cfg.output_dir``).
-    Without any checkpoint, the untrained model is returned (evaluate the starting point)."""
+    """The config's (online) model with the weights of ``checkpoint`` (default: the latest in
+    ``cfg.output_dir``). Without any checkpoint, the untrained model is returned (evaluate the starting point)."""
     from safetensors.torch import load_file
 
     path = Path(checkpoint) if checkpoint is not None else latest_checkpoint(cfg.output_dir)
-    learner = Learner(build_model(cfg), build_objective(cfg))
+    model = build_model(cfg)
     if path is None:
         print(f"no checkpoint in {cfg.output_dir}: using the untrained model")
-        return learner.model
+        return model
     weights = path / "model.safetensors"
     if not weights.is_file():
         raise FileNotFoundError(f"checkpoint {path} has no model.safetensors")
-    missing, unexpected = learner.load_state_dict(load_file(str(weights)), strict=False)
-    if unexpected or [m for m in missing if not m.startswith("objective.")]:
+    state = {k[len(PREFIX):]: v for k, v in load_file(str(weights)).items() if k.startswith(PREFIX)}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or missing:
         raise ValueError(f"checkpoint {path} does not fit the config's model: missing {missing}, unexpected {unexpected}")
-    return learner.model
+    return model

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 from ..config import Config, config_to_yaml
 from ..data import build_dataset, collate_rows
 from ..encoders import ContrastiveModel
-from .build import build_evaluators, build_model, build_objective, build_view
+from .build import build_evaluators, build_learner, build_view
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .learner import Learner, flatten_views
 from .optim import build_optimizer, build_scheduler
@@ -27,6 +27,7 @@ class TrainResult:
     initial_metrics: dict[str, float] = field(default_factory=dict)
     final_metrics: dict[str, float] = field(default_factory=dict)
     export_path: Path | None = None
+    learner: Learner | None = None  # the online model with its objective, predictor and target (unwrapped)
 
 
 def train(cfg: Config) -> TrainResult:
@@ -51,7 +52,7 @@ def train(cfg: Config) -> TrainResult:
     )
     set_seed(cfg.seed)  # same initial weights on every process
 
-    dataset = build_dataset(cfg.data.train)
+    dataset = IndexedRows(build_dataset(cfg.data.train))
     loader = DataLoader(
         dataset, batch_size=t.batch_size, shuffle=cfg.data.shuffle, drop_last=cfg.data.drop_last,
         collate_fn=collate_rows, num_workers=cfg.data.num_workers,
@@ -61,7 +62,7 @@ def train(cfg: Config) -> TrainResult:
     )
     if len(loader) == 0:
         raise ValueError(f"{len(dataset)} rows give no batch of {t.batch_size} with data.drop_last=true")
-    learner = Learner(build_model(cfg), build_objective(cfg))
+    learner = build_learner(cfg, num_samples=len(dataset))
     view = build_view(cfg, seed=cfg.seed + accelerator.process_index, device=accelerator.device)
     evaluators = build_evaluators(cfg) if accelerator.is_main_process else []
     optimizer = build_optimizer(learner, t)
@@ -96,11 +97,13 @@ def train(cfg: Config) -> TrainResult:
         skip = 0
         for batch in batches:
             views = view(batch)
-            inputs, layout = flatten_views(model, views)
-            inputs = {k: v.to(accelerator.device) for k, v in inputs.items()}
+            inputs, layout, crop_inputs = flatten_views(model, views)
+            inputs = _to(inputs, accelerator.device)
+            crop_inputs = [_to(c, accelerator.device) for c in crop_inputs]
             labels = views.labels.to(accelerator.device) if views.labels is not None else None
+            indices = views.indices.to(accelerator.device) if views.indices is not None else None
             with accelerator.accumulate(learner):
-                loss, _ = learner(inputs, layout, labels)
+                loss, _ = learner(inputs, layout, labels, indices, crop_inputs)
                 accelerator.backward(loss)
                 if accelerator.sync_gradients and t.max_grad_norm is not None:
                     accelerator.clip_grad_norm_(learner.parameters(), t.max_grad_norm)
@@ -110,6 +113,7 @@ def train(cfg: Config) -> TrainResult:
                 continue
             scheduler.step()
             step += 1
+            accelerator.unwrap_model(learner).after_optimizer_step(step, total_steps)
             progress.update(1)
             if step % t.log_every == 0 or step == total_steps:
                 mean_loss = accelerator.reduce(loss.detach().float(), reduction="mean").item()
@@ -133,7 +137,7 @@ def train(cfg: Config) -> TrainResult:
         export_path = export_final(model, cfg, final_metrics, output_dir / "final", initial_metrics)
     accelerator.wait_for_everyone()
     accelerator.end_training()
-    return TrainResult(model, step, initial_metrics, final_metrics, export_path)
+    return TrainResult(model, step, initial_metrics, final_metrics, export_path, accelerator.unwrap_model(learner))
 
 
 def _evaluate(accelerator: Any, model: ContrastiveModel, evaluators: list[Any], step: int) -> dict[str, float]:
@@ -147,6 +151,25 @@ def _evaluate(accelerator: Any, model: ContrastiveModel, evaluators: list[Any], 
         accelerator.print(f"step {step}: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
     accelerator.wait_for_everyone()
     return metrics
+
+
+def _to(inputs: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: v.to(device) for k, v in inputs.items()}
+
+
+class IndexedRows(torch.utils.data.Dataset):
+    """Adds each row's position as an ``index`` column (memory banks address samples by it)."""
+
+    def __init__(self, dataset: Any) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        row = dict(self.dataset[index])
+        row.setdefault("index", index)
+        return row
 
 
 def _distributed_cpu_launch() -> bool:

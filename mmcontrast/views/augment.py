@@ -5,9 +5,9 @@ Every op works on a whole batch of float images (B, C, H, W) in [0, 1] (C = 1 or
 per-sample random parameters (own crop box, own jitter factors, own coin flips) and no Python loop over
 samples. All randomness comes from the ``generator`` argument (drawn on the generator's device, then moved
 to the images' device), so a seeded generator reproduces the output exactly. Semantics follow torchvision's
-``RandomResizedCrop``, ``RandomHorizontalFlip``, ``ColorJitter``, ``RandomGrayscale`` and ``GaussianBlur``;
-the differences are noted where they occur (continuous crop boxes, fixed jitter order). Half-precision
-input is computed in float32 and cast back.
+``RandomResizedCrop``, ``RandomHorizontalFlip``, ``RandomRotation``, ``ColorJitter``, ``RandomGrayscale``,
+``GaussianBlur`` and ``RandomSolarize`` (BYOL, Grill et al. 2020); the differences are noted where they occur
+(continuous crop boxes, fixed jitter order). Half-precision input is computed in float32 and cast back.
 """
 
 from __future__ import annotations
@@ -189,6 +189,51 @@ def random_horizontal_flip(images: Tensor, p: float = 0.5, generator: torch.Gene
     return torch.where(_per_sample(flip), images.flip(-1), images)
 
 
+# --------------------------------------------------------------------------------------------- rotation
+@_float32_compute
+def rotate(images: Tensor, degrees: Tensor) -> Tensor:
+    """Rotate each image (B, C, H, W) counter-clockwise (as displayed, like torchvision's ``rotate``) about
+    its centre by ``degrees[i]`` (B,) -> (B, C, H, W), one batched ``affine_grid`` + bilinear ``grid_sample``
+    (align_corners=False); corners that come from outside the image are filled with 0.
+
+    The matrix maps each output location to where it is read in the input, in normalised coordinates
+    corrected for the aspect ratio so that non-square images rotate rigidly. On a square image a multiple of
+    90 degrees reads pixel centres exactly, so it equals ``torch.rot90`` up to float rounding.
+    """
+    b, c, height, width = _check(images, "rotate")
+    angle = torch.deg2rad(degrees.to(device=images.device, dtype=images.dtype))
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    theta = torch.zeros(b, 2, 3, dtype=images.dtype, device=images.device)
+    theta[:, 0, 0], theta[:, 0, 1] = cos, -sin * (height / width)
+    theta[:, 1, 0], theta[:, 1, 1] = sin * (width / height), cos
+    grid = F.affine_grid(theta, [b, c, height, width], align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def random_rotation(
+    images: Tensor, degrees: float = 30.0, p: float = 1.0, generator: torch.Generator | None = None
+) -> Tensor:
+    """torchvision RandomRotation per sample, with probability ``p``: angle_i ~ U[-degrees, degrees],
+    bilinear, zero fill (see ``rotate``) -> (B, C, H, W). Samples not drawn are returned bit-exact."""
+    b, _, _, _ = _check(images, "random_rotation")
+    u = _rand((b, 2), generator, images.device)
+    if p <= 0 or degrees == 0:
+        return images
+    rotated = rotate(images, _uniform(u[:, 1], -degrees, degrees))
+    return torch.where(_per_sample(u[:, 0] < p), rotated, images)
+
+
+def rotate90(images: Tensor, k: Tensor) -> Tensor:
+    """Rotate each square image (B, C, S, S) counter-clockwise by ``k[i]`` (B,) quarter turns, exactly
+    (``torch.rot90`` over dims (H, W)), batched by selecting among the four rotations -> (B, C, S, S)."""
+    _, _, height, width = _check(images, "rotate90")
+    if height != width:
+        raise ValueError(f"rotate90: needs square images, got {height}x{width}")
+    k = torch.remainder(k.to(device=images.device, dtype=torch.long), 4)
+    turns = torch.stack([torch.rot90(images, q, dims=(-2, -1)) for q in range(4)])  # (4, B, C, S, S)
+    return turns[k, torch.arange(images.shape[0], device=images.device)]
+
+
 # ------------------------------------------------------------------------------------------ colour jitter
 def adjust_brightness(images: Tensor, factor: Tensor) -> Tensor:
     """clamp(f_i x, 0, 1) with per-sample factors ``factor`` (B,)."""
@@ -298,6 +343,21 @@ def gaussian_blur(
     return torch.where(_per_sample(u[:, 0] < p), blurred, images)
 
 
+# --------------------------------------------------------------------------------------------- solarize
+def solarize(
+    images: Tensor, threshold: float = 0.5, p: float = 1.0, generator: torch.Generator | None = None
+) -> Tensor:
+    """BYOL's solarisation (Grill et al. 2020, appendix B), per sample with probability ``p``: every pixel
+    value x >= ``threshold`` becomes 1 - x, the others are kept (torchvision's ``RandomSolarize`` on [0, 1]
+    floats) -> (B, C, H, W)."""
+    b, _, _, _ = _check(images, "solarize")
+    apply = _rand((b,), generator, images.device) < p
+    if p <= 0:
+        return images
+    inverted = torch.where(images >= threshold, 1.0 - images, images)
+    return torch.where(_per_sample(apply), inverted, images)
+
+
 def normalize(images: Tensor, mean: Sequence[float] | Tensor, std: Sequence[float] | Tensor) -> Tensor:
     """(x - mean) / std per channel; ``mean``/``std`` hold one value per channel or one for all."""
     c = images.shape[1]
@@ -318,6 +378,8 @@ class AugmentConfig:
     ``brightness``/``contrast``/``saturation``/``hue`` left as None follow the colour-distortion strength
     s = ``jitter_strength``: (0.8 s, 0.8 s, 0.8 s, 0.2 s), i.e. (0.4, 0.4, 0.4, 0.1) for s = 0.5.
     ``blur_kernel_size`` None is 10% of ``size`` rounded down, made odd (at least 3), as in SimCLR.
+    Off by default: solarisation (BYOL, Grill et al. 2020: ``solarize_p`` 0 / 0.2 for its two views) and
+    rotation by an angle in [-``rotation_degrees``, ``rotation_degrees``] with probability ``rotation_p``.
     """
 
     size: int | tuple[int, int] = 32
@@ -334,11 +396,15 @@ class AugmentConfig:
     blur_p: float = 0.5
     blur_kernel_size: int | None = None
     blur_sigma: tuple[float, float] = (0.1, 2.0)
+    solarize_p: float = 0.0
+    solarize_threshold: float = 0.5
+    rotation_p: float = 0.0
+    rotation_degrees: float = 0.0
     mean: tuple[float, ...] = (0.5,)
     std: tuple[float, ...] = (0.5,)
 
     def __post_init__(self) -> None:
-        for name in ("flip_p", "jitter_p", "grayscale_p", "blur_p"):
+        for name in ("flip_p", "jitter_p", "grayscale_p", "blur_p", "solarize_p", "solarize_threshold", "rotation_p"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"AugmentConfig.{name} must be in [0, 1], got {getattr(self, name)}")
         for name in ("crop_scale", "crop_ratio", "blur_sigma"):
@@ -349,6 +415,11 @@ class AugmentConfig:
             raise ValueError(f"AugmentConfig.crop_scale must lie in (0, 1], got {self.crop_scale}")
         if self.blur_kernel_size is not None and (self.blur_kernel_size < 1 or self.blur_kernel_size % 2 == 0):
             raise ValueError(f"AugmentConfig.blur_kernel_size must be odd and positive, got {self.blur_kernel_size}")
+        if not 0.0 <= self.rotation_degrees <= 180.0:
+            raise ValueError(f"AugmentConfig.rotation_degrees must be in [0, 180], got {self.rotation_degrees}")
+        if self.rotation_p > 0 and self.rotation_degrees == 0:
+            raise ValueError(f"AugmentConfig.rotation_p is {self.rotation_p} but rotation_degrees is 0: "
+                             "set rotation_degrees (the largest angle) too")
         if not 0.0 <= self.jitter()[3] <= 0.5:
             raise ValueError(f"AugmentConfig.hue must be in [0, 0.5], got {self.jitter()[3]}")
 
@@ -368,7 +439,11 @@ class AugmentConfig:
 
 
 class ImageAugmentation:
-    """SimCLR view: to_float -> random resized crop -> flip -> colour jitter -> grayscale -> blur -> normalize.
+    """SimCLR view: to_float -> random resized crop -> flip -> [rotation] -> colour jitter -> grayscale -> blur
+    -> [solarize] -> normalize.
+
+    The bracketed ops run only when enabled (``rotation_p`` / ``solarize_p`` > 0): configs without them draw
+    the same random numbers as before they existed, so a seed gives the same views.
 
     ``ImageAugmentation(cfg)(images, generator)``: uint8 or float (B, C, H, W) / (B, H, W) -> float
     (B, C, size, size), float16/bfloat16 kept (computed in float32), uint8 giving float32.
@@ -384,9 +459,13 @@ class ImageAugmentation:
         brightness, contrast, saturation, hue = cfg.jitter()
         x = random_resized_crop(x, cfg.size, cfg.crop_scale, cfg.crop_ratio, generator)
         x = random_horizontal_flip(x, cfg.flip_p, generator)
+        if cfg.rotation_p > 0:
+            x = random_rotation(x, cfg.rotation_degrees, cfg.rotation_p, generator)
         x = color_jitter(x, brightness, contrast, saturation, hue, cfg.jitter_p, generator)
         x = random_grayscale(x, cfg.grayscale_p, generator)
         x = gaussian_blur(x, cfg.kernel_size(), cfg.blur_sigma, cfg.blur_p, generator)
+        if cfg.solarize_p > 0:
+            x = solarize(x, cfg.solarize_threshold, cfg.solarize_p, generator)
         return normalize(x, cfg.mean, cfg.std).to(images.dtype)
 
     def __repr__(self) -> str:

@@ -21,12 +21,18 @@ class ViewBatch:
         positive: B items or None.
         negatives: K lists of B items (``negatives[k][i]`` is anchor i's k-th hard negative), or None.
         labels: (B,) long or None.
+        crops: V further views of the same B samples (``crops[v][i]`` is a view of sample i), possibly at
+            another resolution than query/positive: multi-crop's local crops (Caron et al. 2020, SwAV).
+            Embedded in one forward per resolution.
+        indices: (B,) long dataset row of each sample, for index-addressed negatives (memory bank), or None.
     """
 
     query: Items
     positive: Items | None = None
     negatives: list[Items] | None = None
     labels: torch.Tensor | None = None
+    crops: list[Items] | None = None
+    indices: torch.Tensor | None = None
 
 
 class View:

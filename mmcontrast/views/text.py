@@ -17,7 +17,7 @@ class SimCSEUnsupervised(View):
 
     def __call__(self, batch: dict[str, Any]) -> ViewBatch:
         texts = list(column(batch, self.column, "simcse_unsup"))
-        return ViewBatch(query=texts, positive=texts)
+        return ViewBatch(query=texts, positive=texts, indices=batch.get("index"))
 
 
 class SimCSESupervised(View):
@@ -34,4 +34,5 @@ class SimCSESupervised(View):
             query=list(column(batch, self.anchor, "simcse_sup")),
             positive=list(column(batch, self.positive, "simcse_sup")),
             negatives=negatives,
+            indices=batch.get("index"),
         )

@@ -1,0 +1,97 @@
+"""Memory bank of every training sample (Wu et al. 2018, "Unsupervised Feature Learning via Non-Parametric
+Instance Discrimination"; Misra & van der Maaten 2020, PIRL)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from ..distributed import gather_no_grad
+from .base import Negatives
+
+
+class MemoryBankNegatives(Negatives):
+    """An index-addressed memory ``m`` (N, D) holding an exponential moving average of each training sample's
+    embedding.
+
+    For anchors with dataset rows ``indices``, the candidates are ``[m[global batch indices] (B_global, D);
+    m[shared random sample] (num_negatives, D)]``: anchor i's positive is its own memory entry ``m[index_i]``.
+    After the loss, ``m[index] <- normalize(momentum * m[index] + (1 - momentum) * key)`` for the global batch
+    (the first loss direction's keys, e.g. PIRL's image embedding f(I)), so the memory stays identical on every
+    process. The random sample is drawn from a generator seeded by ``(seed, step)``: the same on every process
+    and after a resume. The memory and the step counter are persistent buffers (checkpointed).
+
+    Args:
+        num_samples: N, injected from the training set's length.
+        embedding_dim: D, injected from the model.
+        num_negatives: memory entries drawn per step (Wu et al.: 4096); ``None`` uses the whole memory.
+        momentum: EMA weight of the old entry (Wu et al. 0.5).
+        seed: initialisation and sampling seed.
+    """
+
+    def __init__(
+        self,
+        num_samples: int,
+        embedding_dim: int = 128,
+        num_negatives: int | None = 4096,
+        momentum: float = 0.5,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if num_samples < 1:
+            raise ValueError(f"memory bank needs the training set size, got num_samples={num_samples}")
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"negatives.momentum must be in [0, 1), got {momentum}")
+        generator = torch.Generator().manual_seed(seed)
+        self.register_buffer("memory", F.normalize(torch.randn(num_samples, embedding_dim, generator=generator), dim=1))
+        self.register_buffer("steps", torch.zeros((), dtype=torch.long))
+        self.num_negatives = num_negatives
+        self.momentum = momentum
+        self.seed = seed
+
+    def gather(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
+        from ..distributed import gather_with_grad
+
+        return gather_with_grad(x)
+
+    def candidates(
+        self,
+        positives: torch.Tensor,
+        hard_negatives: torch.Tensor | None = None,
+        indices: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if indices is None:
+            raise ValueError("memory bank negatives need the dataset row of every sample (ViewBatch.indices); "
+                             "the view did not provide an 'index' column")
+        if hard_negatives is not None:
+            raise ValueError("memory bank negatives do not take hard negatives")
+        all_indices = gather_no_grad(indices.to(self.memory.device))
+        local = self._offset(indices)
+        parts = [self.memory[all_indices]]
+        if self.num_negatives is None:
+            parts.append(self.memory)
+        else:
+            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + int(self.steps))
+            sample = torch.randint(0, self.memory.shape[0], (self.num_negatives,), generator=generator)
+            parts.append(self.memory[sample.to(self.memory.device)])
+        pool = torch.cat(parts, dim=0).detach().to(dtype=positives.dtype)
+        index = local + torch.arange(positives.shape[0], device=positives.device)
+        return pool, index
+
+    @staticmethod
+    def _offset(indices: torch.Tensor) -> int:
+        from ..distributed import gather_counts, rank
+
+        return sum(gather_counts(indices.shape[0], indices.device)[: rank()])
+
+    @torch.no_grad()
+    def update(self, keys: Sequence[torch.Tensor], indices: torch.Tensor | None = None) -> None:
+        if indices is None or not keys:
+            return
+        all_keys = gather_no_grad(F.normalize(keys[0].detach().float(), dim=1))
+        all_indices = gather_no_grad(indices.to(self.memory.device))
+        mixed = self.momentum * self.memory[all_indices] + (1.0 - self.momentum) * all_keys.to(self.memory.dtype)
+        self.memory[all_indices] = F.normalize(mixed, dim=1)
+        self.steps += 1

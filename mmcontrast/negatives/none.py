@@ -1,0 +1,14 @@
+"""No negatives: for objectives that need none (BYOL, SimSiam, Barlow Twins, VICReg)."""
+
+from __future__ import annotations
+
+import torch
+
+from .base import Negatives
+
+
+class NoNegatives(Negatives):
+    """A candidate pool of the positives alone; objectives that use no negatives never ask for more."""
+
+    def gather(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
+        return x, 0

@@ -1,0 +1,72 @@
+"""MoCo's queue of momentum keys (He et al. 2020, "Momentum Contrast for Unsupervised Visual Representation
+Learning"; Chen et al. 2020, MoCo v2)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from ..distributed import gather_no_grad
+from .base import Negatives
+
+
+class QueueNegatives(Negatives):
+    """A FIFO queue of the keys of past batches, gathered from all processes.
+
+    Candidates for the local anchors are ``[keys of the global batch (B_global, D); queue (size, D)]``: anchor i's
+    positive is its own key (column ``rank offset + i``), every other key and every queued key is a negative.
+    After the loss the global batch's keys are enqueued (oldest entries are overwritten; any number of keys,
+    a short last batch included). The queue and its pointer are persistent buffers, so checkpoints carry them
+    and a resumed run continues with the same negatives.
+
+    Keys must come without gradient (a momentum encoder, see ``target: {name: momentum}``); the queue is
+    identical on every process because every process enqueues the same gathered keys.
+
+    Args:
+        size: K, the number of queued keys (MoCo: 65536; it must not be smaller than a global batch to be useful).
+        embedding_dim: D, injected from the model.
+        seed: initialises the queue with random unit vectors (identically on every process).
+    """
+
+    def __init__(self, size: int = 4096, embedding_dim: int = 128, seed: int = 0) -> None:
+        super().__init__()
+        if size < 1:
+            raise ValueError(f"negatives.size must be >= 1, got {size}")
+        generator = torch.Generator().manual_seed(seed)
+        self.register_buffer("queue", F.normalize(torch.randn(size, embedding_dim, generator=generator), dim=1))
+        self.register_buffer("pointer", torch.zeros((), dtype=torch.long))
+
+    @property
+    def size(self) -> int:
+        return self.queue.shape[0]
+
+    def gather(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
+        from ..distributed import gather_with_grad
+
+        return gather_with_grad(x)
+
+    def candidates(
+        self,
+        positives: torch.Tensor,
+        hard_negatives: torch.Tensor | None = None,
+        indices: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        pool, index = super().candidates(positives, hard_negatives, indices)
+        queue = self.queue.detach().clone().to(dtype=pool.dtype)
+        return torch.cat([pool, queue], dim=0), index
+
+    @torch.no_grad()
+    def update(self, keys: Sequence[torch.Tensor], indices: torch.Tensor | None = None) -> None:
+        for local_keys in keys:
+            self.enqueue(gather_no_grad(local_keys.detach()))
+
+    @torch.no_grad()
+    def enqueue(self, keys: torch.Tensor) -> None:
+        """Write keys (n, D) at the pointer, wrapping around; with n > size only the last ``size`` keys stay."""
+        keys = keys[-self.size :].to(self.queue.dtype)
+        n = keys.shape[0]
+        rows = (self.pointer + torch.arange(n, device=self.queue.device)) % self.size
+        self.queue[rows] = keys
+        self.pointer.copy_((self.pointer + n) % self.size)
