@@ -147,7 +147,8 @@ def _registry(axis: str) -> Any:
 
 def parameters_of(factory: Callable[..., Any]) -> dict[str, inspect.Parameter]:
     params = inspect.signature(factory).parameters
-    return {k: p for k, p in params.items() if k not in INJECTED and p.kind is not p.VAR_KEYWORD}
+    return {k: p for k, p in params.items()
+            if k not in INJECTED and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
 
 
 def validate_component(component: Any, key: str, axis: str, source: str) -> None:
@@ -259,21 +260,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     tree = _as_tree(Config())
     source = "defaults"
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"config file not found: {path}")
-        try:
-            loaded = load_yaml(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{path}: not valid YAML: {err}") from None
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: the top level must be a mapping of config keys")
-        for key, value in loaded.items():
-            # components are replaced whole from the file (a YAML component is complete); sections merge
-            if isinstance(value, dict) and isinstance(tree.get(key), dict) and key in ("data", "train", "export"):
-                tree[key].update(value)
-            else:
-                tree[key] = value
+        _apply_file(tree, Path(path), ())
         source = str(path)
     for text in overrides:
         key, value = parse_override(text)
@@ -282,6 +269,33 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     cfg = _merge(Config(), tree, "", source)
     validate(cfg, source)
     return cfg
+
+
+def _apply_file(tree: dict[str, Any], path: Path, chain: tuple[Path, ...]) -> None:
+    """Apply a YAML file onto ``tree``. A file may name a ``base`` file (relative to itself) that is applied
+    first, so an offline variant states only what differs. Components are replaced whole (a YAML component
+    is complete); the sections ``data``, ``train`` and ``export`` merge key by key."""
+    if not path.is_file():
+        where = f" (base of {chain[-1]})" if chain else ""
+        raise FileNotFoundError(f"config file not found: {path}{where}")
+    if path.resolve() in [p.resolve() for p in chain]:
+        raise ConfigError(f"{path}: 'base' files form a cycle: {' -> '.join(map(str, (*chain, path)))}")
+    try:
+        loaded = load_yaml(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of config keys")
+    base = loaded.pop("base", None)
+    if base is not None:
+        if not isinstance(base, str):
+            raise ConfigError(f"{path}: 'base' must be a file path, got {base!r}")
+        _apply_file(tree, path.parent / base, (*chain, path))
+    for key, value in loaded.items():
+        if isinstance(value, dict) and isinstance(tree.get(key), dict) and key in ("data", "train", "export"):
+            tree[key].update(value)
+        else:
+            tree[key] = value
 
 
 def _check_override(key: str, tree: dict[str, Any]) -> None:

@@ -23,7 +23,7 @@ def test_defaults_are_a_complete_valid_run():
     assert isinstance(cfg, Config) and cfg.train.batch_size == 64 and cfg.objective["name"] == "nt_xent"
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").rglob("*.yaml")), ids=lambda p: str(p.relative_to(ROOT / "configs")))
 def test_every_shipped_config_validates(path):
     cfg = load_config(path)
     assert cfg.name and cfg.output_dir
@@ -89,3 +89,19 @@ def test_yaml_1_2_scalars_and_section_types(tmp_path):
         load_config(None, ["train.batch_size=big"])
     with pytest.raises(ConfigError, match=r"'train\.lr' must be float"):
         load_config(None, ["train.lr=fast"])
+
+
+def test_base_file_is_applied_first_and_the_variant_states_only_what_differs(tmp_path):
+    (tmp_path / "hub.yaml").write_text(
+        "name: hub-run\ntrain: {batch_size: 256, lr: 0.1}\nobjective: {name: info_nce, temperature: 0.2}\n"
+    )
+    (tmp_path / "offline.yaml").write_text("base: hub.yaml\nname: offline-run\ntrain: {batch_size: 32}\n")
+    cfg = load_config(tmp_path / "offline.yaml")
+    assert cfg.name == "offline-run" and cfg.train.batch_size == 32 and cfg.train.lr == 0.1
+    assert cfg.objective == {"name": "info_nce", "temperature": 0.2}
+    (tmp_path / "loop.yaml").write_text("base: loop.yaml\n")
+    with pytest.raises(ConfigError, match="cycle"):
+        load_config(tmp_path / "loop.yaml")
+    (tmp_path / "orphan.yaml").write_text("base: missing.yaml\n")
+    with pytest.raises(FileNotFoundError, match="missing.yaml.*base of"):
+        load_config(tmp_path / "orphan.yaml")

@@ -4,7 +4,7 @@ from ..registry import Registry
 from .collate import collate_rows
 from .errors import DataError
 from .hub import hf
-from .images import ImageDataset, idx_images, sklearn_digits
+from .images import ImageDataset, fashion_mnist, idx_images, mnist, sklearn_digits
 from .text import RowsDataset, text_lines, tsv
 
 DATASETS: Registry = Registry("dataset")
@@ -12,6 +12,8 @@ DATASETS.register("text_lines")(text_lines)
 DATASETS.register("tsv")(tsv)
 DATASETS.register("idx_images")(idx_images)
 DATASETS.register("sklearn_digits")(sklearn_digits)
+DATASETS.register("fashion_mnist")(fashion_mnist)
+DATASETS.register("mnist")(mnist)
 DATASETS.register("hf")(hf)
 
 

@@ -1,4 +1,4 @@
-"""Datasets from the Hugging Face Hub or any ``datasets`` builder (``text``, ``csv``, ``imagefolder``, ...)."""
+"""Datasets from the Hugging Face Hub or any ``datasets`` builder (``text``, ``csv``, ``parquet``, ``imagefolder``)."""
 
 from __future__ import annotations
 
@@ -9,44 +9,85 @@ import torch
 
 from .errors import DataError
 
+#: PIL modes an image may be converted to with ``image_mode`` (grey, RGB).
+IMAGE_MODES = ("L", "RGB")
+
 
 def hf(
     path: str,
     name: str | None = None,
     split: str = "train",
     data_files: Any = None,
+    data_dir: str | None = None,
     image_columns: list[str] | None = None,
+    rename_columns: dict[str, str] | None = None,
+    image_mode: str | None = None,
     limit: int | None = None,
     revision: str | None = None,
 ) -> Any:
-    """``datasets.load_dataset(path, name, split=split, data_files=data_files)``.
+    """``datasets.load_dataset(path, name, data_dir=data_dir, data_files=data_files, split=split)``.
 
-    Hub ids (``uoft-cs/cifar10``), builders with files (``text`` + ``data_files: hf://datasets/...``) and local
-    folders all work. Columns holding images (PIL) are turned into uint8 tensors (C, H, W) on access; they
-    are detected from the dataset's features, or named in ``image_columns``.
+    Hub ids (``uoft-cs/cifar10``), builders with files (``text`` / ``parquet`` + ``data_files``) and local
+    folders (``imagefolder`` + ``data_dir``: one subfolder per class gives a ``label`` column, subfolders named
+    ``train`` / ``test`` give splits) all work.
+
+    Args:
+        rename_columns: ``{old: new}`` applied right after loading, e.g. ``{img: image}`` so that CIFAR-10's
+            ``img`` column feeds views that read ``image``. ``image_columns`` use the new names.
+        image_columns: columns holding images; by default those whose feature is ``datasets.Image``.
+        image_mode: ``L`` or ``RGB`` to convert every image (mixed grey / colour folders); by default grey
+            images stay 1-channel, RGB 3-channel, and any other mode (RGBA, P, CMYK, I;16) becomes RGB.
+        limit: keep the first ``limit`` rows.
+
+    Images are decoded on access into uint8 tensors (C, H, W); an undecodable image raises ``DataError``
+    naming the file (or the row when the image has no file) and the column.
     """
     import datasets
 
+    if image_mode is not None and image_mode not in IMAGE_MODES:
+        raise DataError(f"dataset '{path}': image_mode must be one of {', '.join(IMAGE_MODES)} or null, "
+                        f"got {image_mode!r}")
+    where = f"dataset '{path}'" + (f" (data_dir '{data_dir}')" if data_dir else "")
     try:
-        dataset = datasets.load_dataset(path, name, split=split, data_files=data_files, revision=revision)
+        dataset = datasets.load_dataset(path, name, data_dir=data_dir, split=split, data_files=data_files,
+                                        revision=revision)
     except FileNotFoundError as err:
-        raise FileNotFoundError(f"dataset '{path}' (split '{split}'): {err}") from None
+        raise FileNotFoundError(f"{where} (split '{split}'): {err}") from None
+    if rename_columns:
+        missing = [old for old in rename_columns if old not in dataset.column_names]
+        if missing:
+            raise DataError(f"{where}: rename_columns names column(s) {missing} that do not exist; "
+                            f"columns: {', '.join(dataset.column_names)}")
+        dataset = dataset.rename_columns(dict(rename_columns))
     if limit is not None:
         dataset = dataset.select(range(min(limit, len(dataset))))
     if len(dataset) == 0:
-        raise DataError(f"dataset '{path}' split '{split}' is empty")
+        raise DataError(f"{where} split '{split}' is empty")
     columns = image_columns or [k for k, v in dataset.features.items() if isinstance(v, datasets.Image)]
+    missing = [c for c in columns if c not in dataset.column_names]
+    if missing:
+        raise DataError(f"{where}: image column(s) {missing} not found; columns: {', '.join(dataset.column_names)}")
+    for column in columns:  # decode ourselves, so that a bad file is named in the error
+        if isinstance(dataset.features[column], datasets.Image):
+            dataset = dataset.cast_column(column, datasets.Image(decode=False))
     if columns:
-        dataset = dataset.with_transform(_ImagesToTensors(columns, path))
+        dataset = dataset.with_transform(_ImagesToTensors(columns, where, image_mode))
     return dataset
 
 
 class _ImagesToTensors:
-    """Batched ``datasets`` transform: PIL images -> uint8 tensors (C, H, W); names the row that fails."""
+    """Batched ``datasets`` transform: images -> uint8 tensors (C, H, W); names the file or row that fails.
 
-    def __init__(self, columns: list[str], source: str) -> None:
+    Accepts undecoded ``{"bytes", "path"}`` dicts (``datasets.Image(decode=False)``) and PIL images.
+    """
+
+    def __init__(self, columns: list[str], source: str, mode: str | None = None) -> None:
+        import datasets
+
         self.columns = columns
         self.source = source
+        self.mode = mode
+        self._decoder = datasets.Image()
 
     def __call__(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
         for column in self.columns:
@@ -56,9 +97,18 @@ class _ImagesToTensors:
         return batch
 
     def _convert(self, image: Any, column: str, i: int) -> torch.Tensor:
+        file = image.get("path") if isinstance(image, dict) else getattr(image, "filename", None)
+        what = f"file '{file}'" if file else f"row {i} of the batch"
         try:
-            array = np.asarray(image.convert("RGB") if image.mode not in ("L", "RGB") else image)
+            if isinstance(image, dict):
+                image = self._decoder.decode_example(image)
+            if self.mode is not None:
+                image = image.convert(self.mode) if image.mode != self.mode else image
+            elif image.mode not in IMAGE_MODES:
+                image = image.convert("RGB")
+            array = np.asarray(image)
         except Exception as err:  # PIL raises many types for undecodable data
-            raise DataError(f"{self.source}: column '{column}', row {i} of the batch: cannot decode image ({err})")
+            raise DataError(f"{self.source}: column '{column}', {what}: cannot decode image "
+                            f"({type(err).__name__}: {err})") from None
         tensor = torch.from_numpy(array.copy())
         return tensor.unsqueeze(0) if tensor.dim() == 2 else tensor.permute(2, 0, 1)

@@ -94,3 +94,48 @@ def sklearn_digits(split: str = "train", test_fraction: float = 0.25, seed: int 
         test_mask[members[: int(round(len(members) * test_fraction))]] = True
     keep = test_mask if split == "test" else ~test_mask
     return ImageDataset(images[keep], labels[keep], f"sklearn_digits[{split}]")
+
+
+#: Where the Debian package ``dataset-fashion-mnist`` installs Fashion-MNIST (Xiao et al. 2017).
+FASHION_MNIST_ROOT = "/usr/share/datasets/fashion-mnist"
+#: File stems of the IDX files of each split, shared by MNIST and Fashion-MNIST (LeCun's names).
+IDX_SPLITS = {"train": "train", "test": "t10k"}
+
+
+def _split_files(root: str | Path, split: str, dataset: str, hint: str) -> tuple[Path, Path]:
+    """``(images, labels)`` IDX paths of ``split`` under ``root`` (``.gz`` or uncompressed), or an error that
+    names the missing path and says how to get the files (``hint``)."""
+    if split not in IDX_SPLITS:
+        raise DataError(f"{dataset}: split must be one of {', '.join(IDX_SPLITS)}, got '{split}'")
+    root = Path(root)
+    found = []
+    for kind, magic in (("images", "idx3"), ("labels", "idx1")):
+        stem = root / f"{IDX_SPLITS[split]}-{kind}-{magic}-ubyte"
+        candidates = [stem.with_name(stem.name + ".gz"), stem]
+        path = next((c for c in candidates if c.is_file()), None)
+        if path is None:
+            raise FileNotFoundError(f"{dataset} ({split} split): file not found: {candidates[0]} "
+                                    f"(nor {candidates[1].name}); {hint}")
+        found.append(path)
+    return found[0], found[1]
+
+
+def fashion_mnist(split: str = "train", root: str = FASHION_MNIST_ROOT, limit: int | None = None,
+                  start: int = 0) -> ImageDataset:
+    """Fashion-MNIST (Xiao, Rasul & Vollgraf 2017): 28x28 grey clothing images in 10 classes, 60,000 train and
+    10,000 test rows ``{"image": uint8 (1, 28, 28), "label": int}``, read from the IDX files of the Debian
+    package ``dataset-fashion-mnist`` (``root``); rows ``start .. start + limit``."""
+    images, labels = _split_files(root, split, "fashion_mnist",
+                                  f"install them with `apt-get install dataset-fashion-mnist` (they go to "
+                                  f"{FASHION_MNIST_ROOT}) or set `root` to a folder holding them")
+    return idx_images(str(images), str(labels), limit=limit, start=start)
+
+
+def mnist(root: str, split: str = "test", limit: int | None = None, start: int = 0) -> ImageDataset:
+    """MNIST (LeCun et al. 1998) from a folder of IDX files (torchvision's ``MNIST/raw`` layout): rows
+    ``{"image": uint8 (1, 28, 28), "label": int}``, ``start .. start + limit``. Offline only the test split
+    (10,000 rows) is at ``../shared/data/images_mnist_test``."""
+    images, labels = _split_files(root, split, "mnist",
+                                  "download MNIST's IDX files into that folder (offline, only the test split "
+                                  "exists, under ../shared/data/images_mnist_test)")
+    return idx_images(str(images), str(labels), limit=limit, start=start)

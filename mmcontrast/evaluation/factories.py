@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 
 from ..data import build_dataset
@@ -32,15 +33,53 @@ def sts_hf(
                         name=prefix, batch_size=batch_size)
 
 
-def _images_and_labels(component: dict[str, Any], key: str, image_column: str, label_column: str) -> tuple[torch.Tensor, torch.Tensor]:
+def labelled_images(component: dict[str, Any], what: str, image_column: str = "image",
+                    label_column: str = "label") -> tuple[torch.Tensor, torch.Tensor]:
+    """Build a dataset component and return its images (N, C, H, W) uint8 and labels (N,) int64.
+
+    ``ImageDataset`` components (``fashion_mnist``, ``idx_images``, ...) hand over their tensors; other row
+    datasets (``hf``) are read in slices of 1,000 rows. Errors name ``what`` (e.g. ``knn evaluator 'train'``),
+    the columns that exist, and the row whose label or image size does not fit.
+    """
+    from ..data import DataError
+
     dataset = build_dataset(component)
-    if hasattr(dataset, "images") and dataset.labels is not None:
-        return dataset.images, dataset.labels
-    rows = [dataset[i] for i in range(len(dataset))]
-    missing = [c for c in (image_column, label_column) if c not in rows[0]]
+    source = f"{what} data ({component.get('name')})"
+    columns = list(getattr(dataset, "column_names", None) or (dataset[0].keys() if len(dataset) else []))
+    missing = [c for c in (image_column, label_column) if c not in columns]
     if missing:
-        raise KeyError(f"knn evaluator '{key}' data: column(s) {missing} not found; columns: {', '.join(rows[0])}")
-    return torch.stack([r[image_column] for r in rows]), torch.tensor([int(r[label_column]) for r in rows])
+        raise DataError(f"{source}: column(s) {missing} not found; columns: {', '.join(map(str, columns))} "
+                        f"(set image_column / label_column)")
+    if hasattr(dataset, "images") and getattr(dataset, "labels", None) is not None:
+        return dataset.images, dataset.labels
+    images: list[torch.Tensor] = []
+    labels: list[int] = []
+    for start in range(0, len(dataset), 1000):
+        if hasattr(dataset, "features"):  # a datasets.Dataset: column slices (batched image decoding)
+            batch = dataset[start : start + 1000]
+        else:  # any other row dataset
+            rows = [dataset[i] for i in range(start, min(start + 1000, len(dataset)))]
+            batch = {c: [row[c] for row in rows] for c in (image_column, label_column)}
+        for offset, (image, label) in enumerate(zip(batch[image_column], batch[label_column])):
+            row = start + offset
+            if not isinstance(image, torch.Tensor) or image.dim() != 3:
+                raise DataError(f"{source}: row {row}, column '{image_column}' is not an image tensor (C, H, W) "
+                                f"({type(image).__name__}); is it an image column?")
+            if images and image.shape != images[0].shape:
+                raise DataError(f"{source}: row {row}, column '{image_column}' has shape {tuple(image.shape)}, "
+                                f"row 0 has {tuple(images[0].shape)}; evaluation needs images of one size "
+                                f"(resize the files, or use image_mode: RGB / L for mixed channels)")
+            if isinstance(label, bool) or not isinstance(label, (int, np.integer)) or label < 0:
+                raise DataError(f"{source}: row {row}, column '{label_column}' must be a class index >= 0, "
+                                f"got {label!r}")
+            images.append(image)
+            labels.append(int(label))
+    return torch.stack(images), torch.tensor(labels, dtype=torch.long)
+
+
+def _images_and_labels(component: dict[str, Any], key: str, image_column: str,
+                       label_column: str) -> tuple[torch.Tensor, torch.Tensor]:
+    return labelled_images(component, f"knn evaluator '{key}'", image_column, label_column)
 
 
 def knn(
@@ -100,3 +139,91 @@ def alignment_uniformity_views(
     generator = torch.Generator().manual_seed(seed)
     view1, view2 = augmentation(images, generator), augmentation(images, generator)
     return AlignmentUniformityEvaluator(view1, view2, uniform_inputs=images, name=prefix, batch_size=batch_size)
+
+
+def linear_probe(
+    train: dict[str, Any],
+    test: dict[str, Any],
+    epochs: int = 100,
+    lr: float | None = None,
+    weight_decay: float = 1e-3,
+    optimizer: str = "lbfgs",
+    probe_batch_size: int = 1024,
+    seed: int = 0,
+    prefix: str = "linear",
+    image_column: str = "image",
+    label_column: str = "label",
+    batch_size: int = 256,
+) -> Any:
+    """Linear-probe accuracy on frozen features (``fit_linear_probe``): a softmax classifier trained on the
+    ``train`` split's standardised features, measured on ``test`` (dataset components). ``batch_size`` is the
+    encoding batch; ``probe_batch_size`` the Adam mini-batch (``optimizer: adam``); ``epochs`` caps the
+    full-batch L-BFGS evaluations (default) or counts Adam epochs."""
+    from .linear_probe import LinearProbeEvaluator, check_probe_args
+
+    check_probe_args(epochs, lr, weight_decay, probe_batch_size, optimizer, f"linear_probe evaluator '{prefix}'")
+    train_images, train_labels = labelled_images(train, "linear_probe evaluator 'train'", image_column, label_column)
+    test_images, test_labels = labelled_images(test, "linear_probe evaluator 'test'", image_column, label_column)
+    return LinearProbeEvaluator(train_images, train_labels, test_images, test_labels, epochs=epochs, lr=lr,
+                                weight_decay=weight_decay, probe_batch_size=probe_batch_size, optimizer=optimizer,
+                                seed=seed, name=prefix, batch_size=batch_size)
+
+
+def frozen_features(
+    train: dict[str, Any],
+    test: dict[str, Any],
+    k: int = 200,
+    temperature: float = 0.1,
+    epochs: int = 100,
+    lr: float | None = None,
+    weight_decay: float = 1e-3,
+    optimizer: str = "lbfgs",
+    probe_batch_size: int = 1024,
+    seed: int = 0,
+    grid_path: str | None = None,
+    grid_queries: int = 8,
+    grid_k: int = 8,
+    prefix: str = "probe",
+    image_column: str = "image",
+    label_column: str = "label",
+    batch_size: int = 256,
+) -> Any:
+    """Weighted kNN (primary, ``{prefix}/knn_accuracy``) and linear probe (``{prefix}/linear_accuracy``) from
+    one encoding of each split; with ``grid_path`` also the neighbour grid PNG and ``{prefix}/precision_at_k``."""
+    from .frozen import FrozenFeaturesEvaluator
+    from .linear_probe import check_probe_args
+
+    check_probe_args(epochs, lr, weight_decay, probe_batch_size, optimizer, f"frozen_features evaluator '{prefix}'")
+    train_images, train_labels = labelled_images(train, "frozen_features evaluator 'train'", image_column,
+                                                 label_column)
+    test_images, test_labels = labelled_images(test, "frozen_features evaluator 'test'", image_column, label_column)
+    return FrozenFeaturesEvaluator(train_images, train_labels, test_images, test_labels, k=k,
+                                   temperature=temperature, epochs=epochs, lr=lr, weight_decay=weight_decay,
+                                   probe_batch_size=probe_batch_size, optimizer=optimizer, seed=seed,
+                                   grid_path=grid_path, grid_queries=grid_queries, grid_k=grid_k, name=prefix,
+                                   batch_size=batch_size)
+
+
+def neighbour_grid(
+    train: dict[str, Any],
+    test: dict[str, Any],
+    path: str,
+    num_queries: int = 8,
+    k: int = 8,
+    seed: int = 0,
+    cell_size: int = 64,
+    prefix: str = "neighbours",
+    image_column: str = "image",
+    label_column: str = "label",
+    batch_size: int = 256,
+) -> Any:
+    """A PNG grid (``path``) of ``num_queries`` seeded test images and their ``k`` cosine-nearest training images
+    (green frame: same label, red: other), and ``{prefix}/precision_at_k``."""
+    from .neighbours import NeighbourGridEvaluator
+
+    train_images, train_labels = labelled_images(train, "neighbour_grid evaluator 'train'", image_column,
+                                                 label_column)
+    test_images, test_labels = labelled_images(test, "neighbour_grid evaluator 'test'", image_column, label_column)
+    return NeighbourGridEvaluator(train_images, train_labels, test_images, test_labels, path=path,
+                                  num_queries=num_queries, k=k, seed=seed, name=prefix, batch_size=batch_size,
+                                  cell_size=cell_size)

@@ -10,5 +10,8 @@ from .base import Negatives
 class NoNegatives(Negatives):
     """A candidate pool of the positives alone; objectives that use no negatives never ask for more."""
 
+    def __init__(self) -> None:
+        super().__init__()
+
     def gather(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
         return x, 0
