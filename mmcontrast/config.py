@@ -341,6 +341,10 @@ def validate(cfg: Config, source: str = "config") -> None:
         raise ConfigError(f"{source}: train.optimizer must be adamw, sgd or lars, got '{t.optimizer}'")
     if t.mixed_precision not in ("no", "fp16", "bf16"):
         raise ConfigError(f"{source}: train.mixed_precision must be no, fp16 or bf16, got '{t.mixed_precision}'")
+    queue_size = cfg.negatives.get("size") if cfg.negatives.get("name") == "queue" else None
+    if isinstance(queue_size, int) and queue_size < t.batch_size:
+        raise ConfigError(f"{source}: negatives.size {queue_size} is smaller than train.batch_size {t.batch_size}: "
+                          "a queue must hold at least one global batch of keys")
     if cfg.export.push_to_hub and not cfg.export.hub_repo_id:
         raise ConfigError(f"{source}: export.push_to_hub needs export.hub_repo_id")
 

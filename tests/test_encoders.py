@@ -128,3 +128,22 @@ def test_two_view_augment_is_seeded_and_the_views_differ():
     assert not torch.equal(first.query, first.positive)
     with pytest.raises(ValueError, match=r"view.augment.sise.*did you mean 'size'"):
         TwoViewAugment(augment={"sise": 8})
+
+
+def test_rgb_images_reach_a_grayscale_encoder_as_luma_and_uint8_resizing_matches_pil():
+    import numpy as np
+    from PIL import Image
+
+    from mmcontrast.encoders.vision import pil_bilinear_resize
+
+    rgb = torch.randint(0, 256, (3, 3, 10, 10), dtype=torch.uint8)
+    encoder = VisionEncoder(config={"model_type": "resnet", "num_channels": 1, "hidden_sizes": [8], "depths": [1],
+                                    "embedding_size": 8, "layer_type": "basic"}, image_size=10, mean=(0.0,), std=(1.0,))
+    pixels = encoder.prepare(rgb)["pixel_values"]
+    luma = np.stack([np.asarray(Image.fromarray(im.permute(1, 2, 0).numpy(), mode="RGB").convert("L")) for im in rgb])
+    assert pixels.shape == (3, 1, 10, 10)
+    assert (pixels[:, 0] * 255 - torch.from_numpy(luma).float()).abs().max() <= 1.0  # PIL rounds in fixed point
+    resized = pil_bilinear_resize(rgb[:, :1], 16)
+    expected = np.stack([np.asarray(Image.fromarray(im[0].numpy(), mode="L").resize((16, 16), Image.BILINEAR))
+                         for im in rgb[:, :1]])
+    assert torch.equal(resized[:, 0], torch.from_numpy(expected))

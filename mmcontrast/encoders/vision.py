@@ -50,18 +50,28 @@ class VisionEncoder(nn.Module):
         return int(cfg.hidden_size)
 
     def prepare(self, images: torch.Tensor, keep_size: bool = False) -> dict[str, torch.Tensor]:
-        """Images (N, C, H, W) -> {pixel_values (N, C, S, S)}: uint8 is scaled to [0, 1]; other sizes are resized
-        (bilinear, antialiased) unless ``keep_size``; then normalised with ``mean``/``std``. Float input is taken
-        as [0, 1]."""
+        """Images (N, C, H, W) -> {pixel_values (N, C, S, S)}; then normalised with ``mean``/``std``.
+
+        Grayscale input to an RGB encoder is repeated over 3 channels; RGB input to a grayscale encoder is turned
+        into luma (ITU-R 601-2, as PIL's ``convert("L")``). Other sizes are resized unless ``keep_size``: uint8 CPU
+        images with PIL's bilinear filter (exactly as the exported image processor), others bilinear antialiased.
+        uint8 is scaled to [0, 1]; float input is taken as [0, 1]."""
         if images.dim() == 3:
             images = images.unsqueeze(1)
         if images.shape[1] != self.num_channels:
             if images.shape[1] == 1:
                 images = images.expand(-1, self.num_channels, -1, -1)
+            elif images.shape[1] == 3 and self.num_channels == 1:
+                luma = torch.tensor([0.299, 0.587, 0.114], device=images.device).view(1, 3, 1, 1)
+                gray = (images.float() * luma).sum(dim=1, keepdim=True)
+                images = gray.round().clamp(0, 255).to(torch.uint8) if images.dtype == torch.uint8 else gray
             else:
                 raise ValueError(
                     f"images have {images.shape[1]} channels but the vision encoder expects {self.num_channels}"
                 )
+        if images.dtype == torch.uint8 and not keep_size and images.device.type == "cpu" \
+                and images.shape[-2:] != (self.image_size, self.image_size):
+            images = pil_bilinear_resize(images, self.image_size)  # exactly what the exported processor does
         pixels = images.float() / 255.0 if images.dtype == torch.uint8 else images.float()
         if not keep_size and pixels.shape[-2:] != (self.image_size, self.image_size):
             pixels = F.interpolate(
@@ -76,6 +86,25 @@ class VisionEncoder(nn.Module):
         if pooled is None:
             pooled = out.last_hidden_state[:, 0]
         return pooled.flatten(1)
+
+
+def pil_bilinear_resize(images: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 images (N, C, H, W) with C in (1, 3) -> uint8 (N, C, size, size) resized by PIL's bilinear filter,
+    as the exported image processor (``resample=2``) resizes them, so that evaluation before export and
+    ``AutoImageProcessor`` + ``AutoModel`` after export see the same pixels (PIL rounds to uint8 in fixed point,
+    which no torch interpolation reproduces)."""
+    import numpy as np
+    from PIL import Image
+
+    channels = images.shape[1]
+    if channels not in (1, 3):
+        raise ValueError(f"uint8 images must have 1 or 3 channels, got {channels}")
+    out = np.empty((images.shape[0], size, size, channels), dtype=np.uint8)
+    for i, image in enumerate(images.permute(0, 2, 3, 1).numpy()):
+        pil = Image.fromarray(image[:, :, 0] if channels == 1 else image, mode="L" if channels == 1 else "RGB")
+        resized = np.asarray(pil.resize((size, size), Image.BILINEAR))
+        out[i] = resized[:, :, None] if channels == 1 else resized
+    return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
 
 
 def _channel_vector(values: Sequence[float], channels: int, what: str) -> torch.Tensor:

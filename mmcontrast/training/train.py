@@ -63,6 +63,7 @@ def train(cfg: Config) -> TrainResult:
     if len(loader) == 0:
         raise ValueError(f"{len(dataset)} rows give no batch of {t.batch_size} with data.drop_last=true")
     learner = build_learner(cfg, num_samples=len(dataset))
+    _check_queue_fits(learner, t.batch_size * accelerator.num_processes)
     view = build_view(cfg, seed=cfg.seed + accelerator.process_index, device=accelerator.device)
     evaluators = build_evaluators(cfg) if accelerator.is_main_process else []
     optimizer = build_optimizer(learner, t)
@@ -151,6 +152,14 @@ def _evaluate(accelerator: Any, model: ContrastiveModel, evaluators: list[Any], 
         accelerator.print(f"step {step}: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
     accelerator.wait_for_everyone()
     return metrics
+
+
+def _check_queue_fits(learner: Learner, global_batch: int) -> None:
+    """A MoCo queue smaller than the global batch would overwrite keys before they are used: fail before training."""
+    size = getattr(learner.objective.negatives, "size", None)
+    if isinstance(size, int) and size < global_batch:
+        raise ValueError(f"negatives.size {size} is smaller than the global batch {global_batch} "
+                         "(train.batch_size x processes): a queue must hold at least one global batch of keys")
 
 
 def _to(inputs: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:

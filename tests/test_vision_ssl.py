@@ -1,0 +1,78 @@
+"""Short real runs of the negative-free methods on Fashion-MNIST: BYOL and SimSiam do not collapse, and the
+exported backbone reloaded with ``AutoModel`` + its image processor gives the same kNN accuracy. Plus the
+config-time checks of the negative architectures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from conftest import ROOT
+
+from mmcontrast.config import load_config
+from mmcontrast.data.images import FASHION_MNIST_ROOT
+from mmcontrast.evaluation.knn import weighted_knn_predict
+from mmcontrast.training import train
+
+pytestmark = pytest.mark.skipif(not Path(FASHION_MNIST_ROOT).is_dir(),
+                                reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+
+
+def short_run(method: str, output: Path, *extra: str):
+    overrides = [f"output_dir={output}", "data.train.limit=4096", "train.max_steps=40", "train.batch_size=128",
+                 "evaluators=[]", "train.checkpoint_every=null", "train.progress_bar=false", "train.log_with=[]",
+                 "train.eval_at_start=false", *extra]
+    return train(load_config(ROOT / "configs" / "vision" / "offline" / f"{method}.yaml", overrides))
+
+
+def fashion(split: str, limit: int) -> tuple[torch.Tensor, torch.Tensor]:
+    from mmcontrast.data.images import fashion_mnist
+
+    data = fashion_mnist(split=split, limit=limit)
+    return data.images, data.labels
+
+
+def per_dimension_std(z: torch.Tensor) -> float:
+    """Mean over dimensions of the std over samples of L2-normalised embeddings: 1/sqrt(D) for embeddings spread
+    over the sphere, 0 for a collapsed (constant) output (Grill et al. 2020, Chen & He 2021)."""
+    return F.normalize(z.float(), dim=1).std(dim=0).mean().item()
+
+
+@pytest.mark.parametrize("method", ["byol", "simsiam"])
+def test_negative_free_methods_do_not_collapse_and_export_reloads_with_the_same_knn(tmp_path, method):
+    result = short_run(method, tmp_path / method, "export.enabled=true")
+    images, labels = fashion("test", 1500)
+    model = result.model
+    features = model.encode(images[:1000])
+    with torch.no_grad():
+        model.eval()
+        projections = model(model.prepare(images[:1000]))  # the projection the loss saw (train-only head)
+    for name, z in (("backbone", features), ("projection", projections)):
+        floor = 0.2 / z.shape[1] ** 0.5
+        assert per_dimension_std(z) > floor, f"{method} {name} collapsed: std {per_dimension_std(z):.4f}"
+
+    # the exported folder: AutoModel + AutoImageProcessor, same features, same kNN accuracy
+    from transformers import AutoImageProcessor, AutoModel
+
+    final = tmp_path / method / "final"
+    processor = AutoImageProcessor.from_pretrained(str(final))
+    reloaded = AutoModel.from_pretrained(str(final)).eval()
+    with torch.no_grad():
+        exported = reloaded(**processor(list(images), return_tensors="pt")).pooler_output.flatten(1)
+    ours = model.encode(images)
+    assert (exported - ours).abs().max().item() < 1e-4
+    train_x, train_y, test_x, test_y = ours[:1000], labels[:1000], ours[1000:], labels[1000:]
+    acc_ours = (weighted_knn_predict(train_x, train_y, test_x, 10, k=20) == test_y).float().mean().item()
+    acc_exported = (weighted_knn_predict(exported[:1000], train_y, exported[1000:], 10, k=20) == test_y).float().mean().item()
+    assert acc_exported == acc_ours and acc_ours > 0.5
+
+
+def test_queue_smaller_than_the_batch_is_a_config_error(tmp_path):
+    from mmcontrast.config import ConfigError
+
+    with pytest.raises(ConfigError, match="negatives.size 64 .*batch"):
+        load_config(ROOT / "configs" / "vision" / "offline" / "moco_v2.yaml",
+                    ["negatives.size=64", "train.batch_size=128"])
