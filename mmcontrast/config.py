@@ -98,6 +98,9 @@ class Config:
         }
     )
     head: Component | None = None
+    passage_encoder: Component | None = None  # a separate passage tower (DPR); None shares ``encoder``
+    passage_head: Component | None = None  # head of the passage tower
+    prompts: dict[str, str] = field(default_factory=dict)  # role -> text prefix, e.g. {query: "query: "}
     predictor: Component | None = None  # MLP on the online branch only (BYOL, SimSiam, MoCo v3)
     target: Component | None = None  # stop_gradient (SimSiam) | momentum (MoCo, BYOL); None: keys are online
     symmetric: str = "none"  # none | sum | mean: add the swapped loss direction (BYOL/MoCo v3 sum, SimSiam mean)
@@ -113,6 +116,8 @@ COMPONENT_AXES: dict[str, str] = {
     "view": "views",
     "encoder": "encoders",
     "head": "heads",
+    "passage_encoder": "encoders",
+    "passage_head": "heads",
     "predictor": "heads",
     "target": "targets",
     "negatives": "negatives",
@@ -322,6 +327,15 @@ def validate(cfg: Config, source: str = "config") -> None:
     validate_component(cfg.encoder, "encoder", "encoders", source)
     if cfg.head is not None:
         validate_component(cfg.head, "head", "heads", source)
+    if cfg.passage_encoder is not None:
+        validate_component(cfg.passage_encoder, "passage_encoder", "encoders", source)
+    if cfg.passage_head is not None:
+        if cfg.passage_encoder is None:
+            raise ConfigError(f"{source}: passage_head needs passage_encoder (a separate passage tower)")
+        validate_component(cfg.passage_head, "passage_head", "heads", source)
+    unknown_roles = sorted(set(cfg.prompts) - {"query", "passage"})
+    if unknown_roles:
+        raise ConfigError(f"{source}: prompts has unknown role(s) {unknown_roles}; roles: query, passage")
     if cfg.predictor is not None:
         validate_component(cfg.predictor, "predictor", "heads", source)
     if cfg.target is not None:

@@ -6,6 +6,7 @@ from .heads import MLPHead
 from .model import ContrastiveModel
 from .target import MomentumTarget, StopGradientTarget, Target
 from .text import TextEncoder
+from .two_tower import TwoTowerModel
 from .vision import VisionEncoder
 
 ENCODERS: Registry[type] = Registry("encoder")
@@ -21,5 +22,5 @@ TARGETS.register("stop_gradient")(StopGradientTarget)
 
 __all__ = [
     "ENCODERS", "HEADS", "TARGETS", "ContrastiveModel", "TextEncoder", "VisionEncoder", "MLPHead", "Target",
-    "MomentumTarget", "StopGradientTarget",
+    "MomentumTarget", "StopGradientTarget", "TwoTowerModel",
 ]

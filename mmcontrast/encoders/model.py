@@ -17,12 +17,26 @@ Items = Sequence[str] | torch.Tensor
 
 class ContrastiveModel(nn.Module):
     """Encoder (+ head). ``forward`` is the training path (head included); ``encode`` is the evaluation and
-    export path (a ``train_only`` head is dropped, as SimCSE drops its MLP)."""
+    export path (a ``train_only`` head is dropped, as SimCSE drops its MLP).
 
-    def __init__(self, encoder: Encoder, head: MLPHead | None = None) -> None:
+    ``prompts`` maps a role (``query``, ``passage``) to a text prefix put before every text of that role, as in
+    E5 ("query: ", "passage: "); the exported Sentence-Transformers folder carries them as its prompts.
+    """
+
+    def __init__(self, encoder: Encoder, head: MLPHead | None = None, prompts: dict[str, str] | None = None) -> None:
         super().__init__()
         self.encoder = encoder
         self.head = head
+        self.prompts = dict(prompts or {})
+        if self.prompts and encoder.modality != "text":
+            raise ValueError("prompts are text prefixes: they need a text encoder")
+
+    def with_prompt(self, items: Items, role: str | None) -> Items:
+        """Prefix texts with the prompt of ``role`` (unchanged without one)."""
+        prompt = self.prompts.get(role or "", "")
+        if not prompt or isinstance(items, torch.Tensor):
+            return items
+        return [prompt + text for text in items]
 
     @property
     def modality(self) -> str:
@@ -59,11 +73,15 @@ class ContrastiveModel(nn.Module):
         return features
 
     @torch.inference_mode()
-    def encode(self, items: Items, batch_size: int = 128, device: torch.device | str | None = None) -> torch.Tensor:
+    def encode(
+        self, items: Items, batch_size: int = 128, device: torch.device | str | None = None, role: str | None = None
+    ) -> torch.Tensor:
         """Embed N items in eval mode without gradient -> float32 CPU tensor (N, D).
 
-        Texts are batched in order of length (less padding) and returned in input order.
+        Texts get the prompt of ``role`` (if any), are batched in order of length (less padding) and returned in
+        input order.
         """
+        items = self.with_prompt(items, role)
         was_training = self.training
         self.eval()
         device = torch.device(device) if device is not None else _device_of(self)

@@ -27,12 +27,15 @@ def export_final(
     initial_metrics: dict[str, float] | None = None,
 ) -> Path:
     """Write the export folder ``path`` (model files, ``mmcontrast_config.yaml``, README.md model card) and push
-    it to the Hub when ``cfg.export.push_to_hub``.
+    it to the Hub when ``cfg.export.push_to_hub``. A two-tower model is written as ``path/query`` and
+    ``path/passage``, each a complete folder; the card at ``path`` explains which to use for what.
 
     The folder is written under a temporary sibling name and renamed into place at the end, so a crash never
     leaves a half-written ``path``; an existing ``path`` is replaced only once the new one is complete.
     """
     from ..config import config_to_yaml
+
+    from ..encoders import TwoTowerModel
 
     modality = getattr(model, "modality", None)
     if modality not in SAVERS:
@@ -42,7 +45,11 @@ def export_final(
     _clean_leftovers(path)
     tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
     try:
-        SAVERS[modality](model, tmp)
+        if isinstance(model, TwoTowerModel):  # DPR with separate weights: one loadable folder per tower
+            SAVERS[modality](model.query, tmp / "query")
+            SAVERS[modality](model.passage, tmp / "passage")
+        else:
+            SAVERS[modality](model, tmp)
         (tmp / CONFIG_FILE).write_text(config_to_yaml(cfg), encoding="utf-8")
         write_model_card(tmp, cfg, metrics, initial_metrics, modality)
         _replace_dir(tmp, path)

@@ -30,7 +30,20 @@ VIEWS = {
     "two_view_augment": (
         "Two augmented views (SimCLR, Chen et al., 2020)",
         "every image becomes two independently augmented views (random resized crop, flip, colour jitter, "
-        "grayscale, blur); the two views of an image are positives",
+        "grayscale, blur; optionally solarize and rotation, and different settings for the second view); the two "
+        "views of an image are positives",
+    ),
+    "multi_crop": (
+        "Multi-crop (SwAV, Caron et al., 2020)",
+        "two global crops and several small local crops of every image; all crops of an image are positives",
+    ),
+    "jigsaw": (
+        "Jigsaw (PIRL, Misra & van der Maaten, 2020)",
+        "every image and a copy with its tiles shuffled are positives",
+    ),
+    "rotation": (
+        "Rotation (Gidaris et al., 2018)",
+        "images rotated by random multiples of 90 degrees (as positives, or with the rotation as label)",
     ),
 }
 OBJECTIVES = {
@@ -41,9 +54,21 @@ OBJECTIVES = {
     "supcon": "Supervised contrastive loss (Khosla et al., 2020): all samples sharing a label are positives",
     "triplet": "Batch-hard triplet loss (Hermans et al., 2017)",
     "pairwise_contrastive": "Pairwise contrastive loss (Hadsell et al., 2006)",
+    "byol": "BYOL (Grill et al., 2020): the online prediction regresses the target projection",
+    "simsiam": "SimSiam (Chen & He, 2021): negative cosine between prediction and stop-gradient projection",
+    "barlow_twins": "Barlow Twins (Zbontar et al., 2021): cross-correlation of the two views pushed to the identity",
+    "vicreg": "VICReg (Bardes et al., 2022): invariance, variance and covariance terms",
+    "swav": "SwAV (Caron et al., 2020): swapped prediction of Sinkhorn cluster assignments over prototypes",
 }
 NEGATIVES = {
     "in_batch": "in-batch: every other example of the batch (and any hard negatives) is a negative",
+    "queue": "a FIFO queue of momentum-encoder keys from past batches (MoCo, He et al., 2020)",
+    "memory_bank": "an EMA memory of every training sample's embedding (Wu et al., 2018)",
+    "none": "none (the objective uses no negatives)",
+}
+TARGETS = {
+    "momentum": "a momentum (EMA) copy of the encoder and head embeds the targets without gradient",
+    "stop_gradient": "the targets are the online embeddings with the gradient stopped",
 }
 TAGS = {
     "simcse_unsup": "simcse",
@@ -53,6 +78,11 @@ TAGS = {
     "info_nce": "info-nce",
     "triplet": "triplet-loss",
     "pairwise_contrastive": "contrastive-loss",
+    "byol": "byol",
+    "simsiam": "simsiam",
+    "barlow_twins": "barlow-twins",
+    "vicreg": "vicreg",
+    "swav": "swav",
 }
 DATA_SECTIONS = ("data", "evaluators")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
@@ -204,7 +234,19 @@ def _method_section(cfg: Any) -> tuple[str, list[str]]:
             "used for the training loss only; embeddings are the encoder output"
         )
         lines.append(f"- **Head** (`{head['name']}`; {_kv(head_params)}): {kept}.")
+    target = getattr(cfg, "target", None)
+    if target is not None:
+        lines.append(f"- **Target** (`{target['name']}`; {_kv(_params(target, 'targets'))}): "
+                     f"{TARGETS.get(target['name'], 'custom')}.")
+    predictor = getattr(cfg, "predictor", None)
+    if predictor is not None:
+        lines.append(f"- **Predictor** (`{predictor['name']}`; {_kv(_params(predictor, 'heads'))}): on the online "
+                     "branch for the training loss only.")
+    if getattr(cfg, "symmetric", "none") != "none":
+        lines.append(f"- **Symmetric loss**: both directions, {cfg.symmetric}.")
     tags = [TAGS[n] for n in (view["name"], objective["name"]) if n in TAGS]
+    if negatives["name"] == "queue" and target is not None:
+        tags.append("moco")
     if view["name"] == "two_view_augment" and objective["name"] == "supcon":
         tags = ["supcon"]
     return "\n".join(lines), list(dict.fromkeys(tags))
@@ -338,6 +380,48 @@ with torch.no_grad():
 """
 
 
+def _prompts_usage(cfg: Any) -> str:
+    """Usage note for role prompts (query / passage prefixes), when the model was trained with them."""
+    prompts = dict(getattr(cfg, "prompts", {}) or {})
+    if not prompts:
+        return ""
+    listed = ", ".join(f"`{role}`: `{text!r}`" for role, text in prompts.items())
+    return f"""
+### Prompts
+
+Trained with a text prefix per role ({listed}); the Sentence-Transformers folder stores them as its prompts:
+
+```python
+query_embeddings = model.encode(["what is contrastive learning?"], prompt_name="query")
+passage_embeddings = model.encode(["Contrastive learning pulls positives together ..."], prompt_name="passage")
+```
+
+With plain `transformers`, put the same prefix before each text yourself.
+"""
+
+
+def _two_tower_usage(model_ref: str, cfg: Any) -> str:
+    """Usage of a DPR-style export: ``query/`` and ``passage/`` are separate Sentence-Transformers folders."""
+    return f"""### Two towers (separate query and passage encoders)
+
+This export holds two complete Sentence-Transformers (and `transformers`) folders: `query/` embeds questions,
+`passage/` embeds the documents to search. Compare them with cosine similarity.
+
+```python
+from sentence_transformers import SentenceTransformer
+
+queries = SentenceTransformer("{model_ref}/query")
+passages = SentenceTransformer("{model_ref}/passage")
+scores = queries.similarity(queries.encode(["what is contrastive learning?"]),
+                            passages.encode(["Contrastive learning pulls positives together ..."]))
+```
+
+(For a Hub repository, download it first: `huggingface_hub.snapshot_download("{model_ref}")` and use the local
+path.) Each folder also loads with `AutoModel.from_pretrained(...)` and the pooling of the text encoder
+(`{cfg.encoder.get("pooling", "cls")}`).
+{_prompts_usage(cfg)}"""
+
+
 def _vision_usage(model_ref: str, folder: Path, cfg: Any) -> str:
     channels = _num_channels(folder, cfg)
     size = int(cfg.encoder.get("image_size", 32))
@@ -433,7 +517,12 @@ def write_model_card(
         model_type = (cfg.encoder.get("config") or {}).get("model_type", "")
         backbone = f"a randomly initialised {model_type + ' ' if model_type else ''}backbone built from a config"
     settings = _kv({k: v for k, v in encoder.items() if k != "name"})
-    usage = _text_usage(model_ref, folder, cfg) if modality == "text" else _vision_usage(model_ref, folder, cfg)
+    if modality == "text" and (folder / "query").is_dir() and (folder / "passage").is_dir():
+        usage = _two_tower_usage(model_ref, cfg)
+    elif modality == "text":
+        usage = _text_usage(model_ref, folder, cfg) + _prompts_usage(cfg)
+    else:
+        usage = _vision_usage(model_ref, folder, cfg)
     config_yaml = yaml.safe_dump(public_config(cfg), sort_keys=False)
     card = f"""---
 {yaml.safe_dump(front, sort_keys=False).strip()}

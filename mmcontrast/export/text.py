@@ -179,7 +179,7 @@ def save_text_encoder(model: Any, path: str | Path) -> Path:
         {
             "__version__": _versions(),
             "model_type": "SentenceTransformer",
-            "prompts": {},
+            "prompts": dict(getattr(model, "prompts", {}) or {}),
             "default_prompt_name": None,
             "similarity_fn_name": "cosine",
         },

@@ -8,7 +8,7 @@ from typing import Any, Callable
 import torch
 
 from ..config import Config
-from ..encoders import ENCODERS, HEADS, TARGETS, ContrastiveModel
+from ..encoders import ENCODERS, HEADS, TARGETS, ContrastiveModel, TwoTowerModel
 from ..negatives import NEGATIVES
 from ..objectives import OBJECTIVES, Objective
 from ..views import VIEWS, View
@@ -25,12 +25,21 @@ def _with_injected(factory: Callable[..., Any], kwargs: dict[str, Any], **inject
     return {**{k: v for k, v in injected.items() if k in accepted and k not in kwargs}, **kwargs}
 
 
-def build_model(cfg: Config) -> ContrastiveModel:
-    encoder = ENCODERS.get(cfg.encoder["name"])(**params(cfg.encoder))
+def _tower(encoder_cfg: dict[str, Any], head_cfg: dict[str, Any] | None, prompts: dict[str, str]) -> ContrastiveModel:
+    encoder = ENCODERS.get(encoder_cfg["name"])(**params(encoder_cfg))
     head = None
-    if cfg.head is not None:
-        head = HEADS.get(cfg.head["name"])(input_dim=encoder.embedding_dim, **params(cfg.head))
-    return ContrastiveModel(encoder, head)
+    if head_cfg is not None:
+        head = HEADS.get(head_cfg["name"])(input_dim=encoder.embedding_dim, **params(head_cfg))
+    return ContrastiveModel(encoder, head, prompts)
+
+
+def build_model(cfg: Config) -> ContrastiveModel | TwoTowerModel:
+    """The online model: one tower (``encoder`` + ``head``), or a query tower and a separate passage tower
+    (``passage_encoder`` + ``passage_head``) as in DPR."""
+    query = _tower(cfg.encoder, cfg.head, cfg.prompts)
+    if cfg.passage_encoder is None:
+        return query
+    return TwoTowerModel(query, _tower(cfg.passage_encoder, cfg.passage_head, cfg.prompts))
 
 
 def build_objective(cfg: Config, embedding_dim: int, num_samples: int | None = None) -> Objective:

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ..batch import EmbeddingBatch
-from ..encoders import ContrastiveModel, MLPHead, Target
+from ..encoders import ContrastiveModel, MLPHead, Target, TwoTowerModel
 from ..objectives import Objective
 from ..views import ViewBatch
 
@@ -30,20 +30,28 @@ class RoleLayout:
 
 
 def flatten_views(
-    model: ContrastiveModel, views: ViewBatch
-) -> tuple[dict[str, torch.Tensor], RoleLayout, list[dict[str, torch.Tensor]]]:
+    model: ContrastiveModel | TwoTowerModel, views: ViewBatch
+) -> tuple[dict[str, Any], RoleLayout, list[dict[str, torch.Tensor]]]:
     """Concatenate every role's items into ONE model input (one forward: SimCSE's dropout twins come from the
     same call, BatchNorm sees both SimCLR views) and remember the layout to split the embeddings again.
-    Multi-crop views are grouped by resolution, one input per group (their own size is kept)."""
-    groups: list[Any] = [views.query]
-    if views.positive is not None:
-        groups.append(views.positive)
+    A two-tower model gets ``{"query": ..., "passage": ...}`` (queries through one tower, positives and
+    negatives through the other). Multi-crop views are grouped by resolution, one input per group (their own
+    size is kept)."""
     negatives = views.negatives or []
-    groups.extend(negatives)
+    others: list[Any] = ([views.positive] if views.positive is not None else []) + list(negatives)
     if isinstance(views.query, torch.Tensor):
-        items: Any = torch.cat(list(groups), dim=0)
+        query: Any = views.query
+        rest: Any = torch.cat(others, dim=0) if others else None
     else:
-        items = [item for group in groups for item in group]
+        query, rest = list(views.query), [item for group in others for item in group]
+    if isinstance(model, TwoTowerModel):  # the towers add their own prompts
+        if rest is None or len(rest) == 0:
+            raise ValueError("a two-tower model needs passages (a positive view) besides the queries")
+        inputs = model.prepare_roles(query, rest)
+    elif isinstance(query, torch.Tensor):
+        inputs = model.prepare(torch.cat([query, rest], dim=0) if rest is not None else query)
+    else:  # texts: each role gets its prompt (queries "query", positives and negatives "passage")
+        inputs = model.prepare(model.with_prompt(query, "query") + model.with_prompt(rest, "passage"))
     crop_inputs: list[dict[str, torch.Tensor]] = []
     crop_groups: list[int] = []
     for size in dict.fromkeys(tuple(c.shape[-2:]) for c in views.crops or []):
@@ -51,7 +59,7 @@ def flatten_views(
         crop_inputs.append(model.prepare(torch.cat(same, dim=0), keep_size=True))
         crop_groups.append(len(same))
     layout = RoleLayout(len(views.query), views.positive is not None, len(negatives), tuple(crop_groups))
-    return model.prepare(items), layout, crop_inputs
+    return inputs, layout, crop_inputs
 
 
 def split_embeddings(

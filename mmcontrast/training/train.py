@@ -162,8 +162,9 @@ def _check_queue_fits(learner: Learner, global_batch: int) -> None:
                          "(train.batch_size x processes): a queue must hold at least one global batch of keys")
 
 
-def _to(inputs: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
-    return {k: v.to(device) for k, v in inputs.items()}
+def _to(inputs: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    """Move (possibly nested: two towers) model inputs to ``device``."""
+    return {k: _to(v, device) if isinstance(v, dict) else v.to(device) for k, v in inputs.items()}
 
 
 class IndexedRows(torch.utils.data.Dataset):
