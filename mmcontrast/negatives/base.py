@@ -7,6 +7,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from ..distributed import gather_with_grad
+
 
 class Negatives(nn.Module):
     """Builds the candidate pool an anchor is contrasted against.
@@ -15,8 +17,9 @@ class Negatives(nn.Module):
     """
 
     def gather(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
-        """Rows (n, ...) -> (pool rows (N, ...), offset of the local rows inside the pool)."""
-        raise NotImplementedError
+        """Rows (n, ...) -> (pool rows (N, ...), offset of the local rows inside the pool). By default the rows of
+        every process, gathered WITH gradient (a no-op in a single process)."""
+        return gather_with_grad(x)
 
     def candidates(
         self,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 
-from ..distributed import gather_with_grad
 from .base import Negatives
 
 
@@ -24,4 +23,4 @@ class InBatchNegatives(Negatives):
     def gather(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
         if not self.gather_across_processes:
             return x, 0
-        return gather_with_grad(x)
+        return super().gather(x)

@@ -51,11 +51,6 @@ class MemoryBankNegatives(Negatives):
         self.momentum = momentum
         self.seed = seed
 
-    def gather(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
-        from ..distributed import gather_with_grad
-
-        return gather_with_grad(x)
-
     def candidates(
         self,
         positives: torch.Tensor,

@@ -42,11 +42,6 @@ class QueueNegatives(Negatives):
     def size(self) -> int:
         return self.queue.shape[0]
 
-    def gather(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
-        from ..distributed import gather_with_grad
-
-        return gather_with_grad(x)
-
     def candidates(
         self,
         positives: torch.Tensor,
