@@ -249,3 +249,23 @@ def test_lars_scales_each_step_by_the_trust_ratio_and_skips_excluded_groups():
     ratio = 0.01 * 5.0 / g.norm()
     assert torch.allclose(w.detach(), torch.tensor([3.0, 4.0]) - ratio * g, atol=1e-6)
     assert torch.allclose(b.detach(), torch.tensor([-1.0]))
+
+
+def test_shuffled_bn_keys_use_group_statistics_and_keep_the_row_order():
+    online = tiny_model()
+    images = torch.rand(8, 1, 8, 8)
+    inputs = online.prepare(images)
+    plain = MomentumTarget(online, shuffle_groups=1).train()
+    shuffled = MomentumTarget(online, shuffle_groups=2).train()
+    z = torch.zeros(8, 8)
+    torch.manual_seed(0)
+    keys = shuffled.keys(inputs, z)
+    torch.manual_seed(0)
+    order = torch.randperm(8)
+    for group in order.chunk(2):  # each group embedded alone gives exactly its rows
+        assert torch.allclose(keys[group], plain.keys({"pixel_values": inputs["pixel_values"][group]}, z[group]),
+                              atol=1e-5)
+    assert not torch.allclose(keys, plain.keys(inputs, z), atol=1e-4)  # batch statistics differ
+    fresh_plain = MomentumTarget(online, shuffle_groups=1).eval()
+    fresh_shuffled = MomentumTarget(online, shuffle_groups=2).eval()
+    assert torch.allclose(fresh_shuffled.keys(inputs, z), fresh_plain.keys(inputs, z))  # evaluation: no shuffling

@@ -47,13 +47,22 @@ class MomentumTarget(Target):
         momentum: m0, the EMA weight of the target at step 0 (MoCo 0.999, BYOL 0.996, MoCo v3 0.99).
         final_momentum: the momentum at the last step (BYOL, MoCo v3: 1.0); equal to ``momentum`` for a constant.
         schedule: ``cosine`` (from ``momentum`` to ``final_momentum``) or ``constant``.
+        shuffle_groups: embed the keys in this many random groups, each with its own BatchNorm statistics
+            (MoCo's shuffling BN, He et al. 2020, Sec. 3.3, emulated in one process): without it, keys of the
+            current batch share the queries' batch statistics and a queue of older keys lets the model find
+            its positive by that signature instead of by content. 1 turns it off.
 
     The target keeps its own BatchNorm statistics (it runs in training mode, as in BYOL and MoCo); its
     parameters never require gradient, so DDP and the optimizer ignore them, but they are saved in checkpoints.
     """
 
     def __init__(
-        self, online: ContrastiveModel, momentum: float = 0.99, final_momentum: float = 1.0, schedule: str = "cosine"
+        self,
+        online: ContrastiveModel,
+        momentum: float = 0.99,
+        final_momentum: float = 1.0,
+        schedule: str = "cosine",
+        shuffle_groups: int = 1,
     ) -> None:
         super().__init__()
         if not 0.0 <= momentum <= 1.0 or not 0.0 <= final_momentum <= 1.0:
@@ -63,8 +72,11 @@ class MomentumTarget(Target):
         self.model = copy.deepcopy(online)
         for param in self.model.parameters():
             param.requires_grad_(False)
+        if shuffle_groups < 1:
+            raise ValueError(f"target.shuffle_groups must be >= 1, got {shuffle_groups}")
         self.momentum = momentum
         self.final_momentum = final_momentum if schedule == "cosine" else momentum
+        self.shuffle_groups = shuffle_groups
 
     def momentum_at(self, step: int, total_steps: int) -> float:
         """EMA weight after optimizer step ``step`` of ``total_steps``."""
@@ -74,7 +86,16 @@ class MomentumTarget(Target):
     @torch.no_grad()
     def keys(self, inputs: dict[str, torch.Tensor], online_embeddings: torch.Tensor) -> torch.Tensor:
         self.model.train(self.training)
-        return self.model(inputs)
+        rows = online_embeddings.shape[0]
+        if self.shuffle_groups == 1 or not self.training or rows < 2 * self.shuffle_groups:
+            return self.model(inputs)
+        if any(isinstance(v, dict) for v in inputs.values()):
+            raise ValueError("target.shuffle_groups does not support two-tower inputs")
+        order = torch.randperm(rows, device=online_embeddings.device)  # global RNG: checkpointed, resumable
+        keys = torch.empty_like(online_embeddings)
+        for group in order.chunk(self.shuffle_groups):
+            keys[group] = self.model({name: value[group] for name, value in inputs.items()})
+        return keys
 
     @torch.no_grad()
     def update(self, online: ContrastiveModel, step: int, total_steps: int) -> None:
