@@ -157,7 +157,8 @@ def test_momentum_target_with_queue_is_moco():
         k = F.normalize(batch.positive, dim=1)
         naive = info_nce(q, torch.cat([k, old_queue]), torch.arange(4), 0.2)
     assert loss.item() == pytest.approx(naive.item(), abs=1e-5)
-    assert torch.allclose(queue.queue[:4], batch.positive.detach())  # the keys were enqueued
+    assert torch.allclose(queue.queue[:4], k)  # the keys were enqueued as the loss saw them: unit vectors
+    assert torch.allclose(queue.queue[:4].norm(dim=1), torch.ones(4))
 
 
 # ------------------------------------------------------------------------------------------ negative-free

@@ -26,6 +26,10 @@ class Objective(nn.Module):
     def forward(self, batch: EmbeddingBatch) -> torch.Tensor:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def keys(self, batch: EmbeddingBatch) -> torch.Tensor | None:
+        """The positives as this objective compares them (what a queue or memory bank must store): (B, D)."""
+        return batch.positive
+
 
 class Temperature(nn.Module):
     """Softmax temperature tau, fixed or learnable as a log logit scale (CLIP, Radford et al. 2021).

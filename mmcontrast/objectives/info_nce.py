@@ -73,6 +73,10 @@ class _SoftmaxObjective(Objective):
         self.temperature = Temperature(temperature, learnable_temperature, max_logit_scale)
         self.normalize = normalize
 
+    def keys(self, batch: EmbeddingBatch) -> torch.Tensor | None:
+        """Positives L2-normalised when the similarity is cosine, so a MoCo queue holds unit keys."""
+        return l2_normalize(batch.positive) if self.normalize else batch.positive
+
 
 class InfoNCE(_SoftmaxObjective):
     """InfoNCE over ``EmbeddingBatch(query, positive, negatives?)`` with candidates from ``negatives``.

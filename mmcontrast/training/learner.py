@@ -137,7 +137,8 @@ class Learner(nn.Module):
         if self.symmetric == "mean":
             loss = loss / len(losses)
         if self.training:
-            self.objective.negatives.update([b.positive for b in directions if b.positive is not None], indices)
+            keys = [self.objective.keys(b) for b in directions]
+            self.objective.negatives.update([k for k in keys if k is not None], indices)
         return loss, directions[0]
 
     def _embed_crops(self, crop_inputs: list[dict[str, torch.Tensor]], layout: RoleLayout) -> torch.Tensor | None:
