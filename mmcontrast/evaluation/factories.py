@@ -227,3 +227,28 @@ def neighbour_grid(
     return NeighbourGridEvaluator(train_images, train_labels, test_images, test_labels, path=path,
                                   num_queries=num_queries, k=k, seed=seed, name=prefix, batch_size=batch_size,
                                   cell_size=cell_size)
+
+
+def retrieval(
+    path: str,
+    split: str = "test",
+    k_values: list[int] | tuple[int, ...] = (1, 10, 100),
+    query_prefix: str = "",
+    passage_prefix: str = "",
+    include_title: bool = True,
+    skip_empty: bool = False,
+    similarity: str = "cos",
+    chunk_size: int = 50_000,
+    prefix: str = "retrieval",
+    batch_size: int = 128,
+) -> Any:
+    """Dense retrieval on a BEIR folder (``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv``): exact top-k
+    search by ``similarity`` (``cos`` or ``dot``); ``{prefix}/ndcg@10`` (primary), ``mrr@k``, ``recall@k`` for
+    ``k_values`` and 10, and ``map``. Queries are encoded with ``role="query"``, passages (title + text unless
+    ``include_title: false``) with ``role="passage"`` when the model's ``encode`` takes a role. ``skip_empty``
+    leaves passages and queries with an empty text out (reported with counts) instead of failing."""
+    from ..retrieval import RetrievalEvaluator, load_beir
+
+    return RetrievalEvaluator(load_beir(path, split, skip_empty=skip_empty), k_values=list(k_values), similarity=similarity,  # type: ignore[arg-type]
+                              query_prefix=query_prefix, passage_prefix=passage_prefix, include_title=include_title,
+                              chunk_size=chunk_size, name=prefix, batch_size=batch_size)

@@ -1,0 +1,112 @@
+"""Dense retrieval evaluation on a BEIR collection (Thakur et al. 2021): embed queries and passages, exact top-k
+search, nDCG@10 (primary), MRR@k, Recall@k and MAP as trec_eval defines them."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Sequence
+
+import torch
+
+from ..evaluation.base import Encoder, Evaluator
+from .beir import BeirData
+from .encoding import encode_texts
+from .metrics import check_k_values, evaluate, metric_names
+from .run import RetrievalResult, run_from_indices
+from .search import Similarity, check_similarity, top_k
+
+PRIMARY_K = 10
+
+
+def evaluation_ks(k_values: Sequence[int]) -> list[int]:
+    """The cutoffs reported: ``k_values`` plus 10 (the primary nDCG@10 / MRR@10), ascending."""
+    return sorted(set(check_k_values(k_values)) | {PRIMARY_K})
+
+
+def dense_run(
+    model: Any,
+    data: BeirData,
+    k_values: Sequence[int] = (1, 10, 100),
+    similarity: Similarity = "cos",
+    query_prefix: str = "",
+    passage_prefix: str = "",
+    include_title: bool = True,
+    batch_size: int = 128,
+    chunk_size: int = 50_000,
+) -> RetrievalResult:
+    """Retrieve with ``model`` on ``data`` and score the run.
+
+    The Q queries with a relevant judgement are embedded with ``model.encode(query_prefix + text, role="query")``
+    -> (Q, D) and the P passages (``data.passages(include_title, passage_prefix)``) with ``role="passage"`` ->
+    (P, D) (``role`` only when ``encode`` accepts it); ``search.top_k`` keeps the best ``max(k_values, 10)``
+    passages of each query by ``similarity`` (``cos`` or ``dot``), ``chunk_size`` passages at a time.
+
+    Returns a ``RetrievalResult`` whose ``metrics`` has the keys of ``metrics.metric_names`` (all nan, and an
+    empty run, when an embedding is not finite) and ``seconds`` has ``encode_queries``, ``encode_passages``,
+    ``search``.
+    """
+    check_similarity(similarity)
+    ks = evaluation_ks(k_values)
+    query_ids, queries = data.evaluated()
+    start = time.perf_counter()
+    query_embeddings = encode_texts(model, queries, "query", batch_size, query_prefix)
+    encoded_queries = time.perf_counter()
+    passage_embeddings = encode_texts(model, data.passages(include_title, passage_prefix), "passage", batch_size)
+    encoded_passages = time.perf_counter()
+    seconds = {"encode_queries": encoded_queries - start, "encode_passages": encoded_passages - encoded_queries}
+    if query_embeddings.shape[1] != passage_embeddings.shape[1]:
+        raise ValueError(f"query embeddings have {query_embeddings.shape[1]} dimensions, passage embeddings "
+                         f"{passage_embeddings.shape[1]}: they must match")
+    if not (torch.isfinite(query_embeddings).all() and torch.isfinite(passage_embeddings).all()):
+        return RetrievalResult(run={}, metrics={m: math.nan for m in metric_names(ks)}, seconds=seconds)
+    scores, indices = top_k(query_embeddings, passage_embeddings, max(ks), similarity,
+                            passage_chunk_size=chunk_size)
+    seconds["search"] = time.perf_counter() - encoded_passages
+    run = run_from_indices(query_ids, data.passage_ids, indices)
+    return RetrievalResult(run=run, metrics=evaluate(run, data.qrels, ks), seconds=seconds,
+                           scores={qid: row for qid, row in zip(query_ids, scores.tolist())})
+
+
+class RetrievalEvaluator(Evaluator):
+    """Dense retrieval on one BEIR split: ``{name}/ndcg@k``, ``{name}/mrr@k``, ``{name}/recall@k`` for each k of
+    ``k_values`` and 10, and ``{name}/map`` (over the top ``max(k)``). Primary: ``{name}/ndcg@10``.
+
+    ``last_result`` keeps the ``RetrievalResult`` of the latest call (run, timings) for reports.
+    """
+
+    primary = f"ndcg@{PRIMARY_K}"
+    higher_is_better = True
+
+    def __init__(
+        self,
+        data: BeirData,
+        k_values: Sequence[int] = (1, 10, 100),
+        similarity: Similarity = "cos",
+        query_prefix: str = "",
+        passage_prefix: str = "",
+        include_title: bool = True,
+        chunk_size: int = 50_000,
+        name: str = "retrieval",
+        batch_size: int = 128,
+    ) -> None:
+        super().__init__(name, batch_size)
+        check_similarity(similarity, f"{type(self).__name__} similarity")
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+            raise ValueError(f"{type(self).__name__}: chunk_size must be a positive integer, got {chunk_size!r}")
+        for what, value in (("query_prefix", query_prefix), ("passage_prefix", passage_prefix)):
+            if not isinstance(value, str):
+                raise TypeError(f"{type(self).__name__}: {what} must be a string, got {type(value).__name__}")
+        self.data = data
+        self.k_values = evaluation_ks(k_values)
+        self.similarity: Similarity = similarity
+        self.query_prefix, self.passage_prefix = query_prefix, passage_prefix
+        self.include_title = include_title
+        self.chunk_size = chunk_size
+        self.last_result: RetrievalResult | None = None
+
+    def __call__(self, model: Encoder) -> dict[str, float]:
+        result = dense_run(model, self.data, self.k_values, self.similarity, self.query_prefix,
+                           self.passage_prefix, self.include_title, self.batch_size, self.chunk_size)
+        self.last_result = result
+        return {self.key(metric): float(value) for metric, value in result.metrics.items()}
