@@ -68,7 +68,7 @@ def test_two_processes_equal_one_process_over_two_steps(tmp_path, name):
     # the state really moved from the seeded initial one (same RNG use as train(): seed, then build)
     from accelerate.utils import set_seed
 
-    cfg = load_config(config, [lr])
+    cfg = load_config(config, [lr, "train.batch_size=8"])
     set_seed(cfg.seed)
     initial = build_learner(cfg, num_samples=16).state_dict()
     moved = max((state1[k].float() - initial[k].float()).abs().max().item() for k in initial)
