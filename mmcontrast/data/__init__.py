@@ -2,6 +2,7 @@
 
 from ..registry import Registry
 from .collate import collate_rows
+from .documents import documents
 from .errors import DataError
 from .hub import hf
 from .images import ImageDataset, fashion_mnist, idx_images, mnist, sklearn_digits
@@ -15,6 +16,7 @@ DATASETS.register("sklearn_digits")(sklearn_digits)
 DATASETS.register("fashion_mnist")(fashion_mnist)
 DATASETS.register("mnist")(mnist)
 DATASETS.register("hf")(hf)
+DATASETS.register("documents")(documents)
 
 
 def build_dataset(component: dict):

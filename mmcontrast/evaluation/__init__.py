@@ -13,5 +13,8 @@ EVALUATORS.register("neighbour_grid")(factories.neighbour_grid)
 EVALUATORS.register("alignment_uniformity_sts")(factories.alignment_uniformity_sts)
 EVALUATORS.register("alignment_uniformity_views")(factories.alignment_uniformity_views)
 EVALUATORS.register("retrieval")(factories.retrieval)
+EVALUATORS.register("next_sentence")(factories.next_sentence)
+EVALUATORS.register("order_recovery")(factories.order_recovery)
+EVALUATORS.register("inverse_cloze")(factories.inverse_cloze)
 
 __all__ = ["EVALUATORS"]

@@ -229,6 +229,66 @@ def neighbour_grid(
                                   cell_size=cell_size)
 
 
+def _document_sentences(data: dict[str, Any], sentences_column: str, what: str) -> list[list[str]]:
+    """Sentence lists of a dataset component's rows (``documents``: e.g. ``{name: documents, path: ...,
+    split: heldout}``)."""
+    from ..data.documents import sentence_lists
+
+    return sentence_lists(build_dataset(data), sentences_column, f"{what} data ({data.get('name')})")
+
+
+def next_sentence(
+    data: dict[str, Any], group_size: int = 64, all_pairs: bool = True, max_pairs: int | None = None, seed: int = 0,
+    sentences_column: str = "sentences", prefix: str = "next_sentence", batch_size: int = 128,
+) -> Any:
+    """Next-sentence Recall@1 (primary) and MRR among ``group_size`` in-batch candidates on the (sentence, next
+    sentence) pairs of ``data``'s documents (a dataset component, e.g. the held-out split of ``documents``):
+    the pairs starting at even positions, and with ``all_pairs`` also those starting at odd positions, grouped
+    apart (each sentence is encoded once). ``max_pairs`` keeps a seeded random subset."""
+    from .next_sentence import NextSentenceEvaluator, next_sentence_pairs
+
+    documents = _document_sentences(data, sentences_column, f"next_sentence '{prefix}'")
+    anchors: list[str] = []
+    nexts: list[str] = []
+    sets: list[int] = []
+    for start in (0, 1) if all_pairs else (0,):
+        a, n = next_sentence_pairs(documents, start)
+        anchors, nexts, sets = anchors + a, nexts + n, sets + [start] * len(a)
+    if max_pairs is not None and len(anchors) > max_pairs:
+        keep = sorted(torch.randperm(len(anchors), generator=torch.Generator().manual_seed(seed))[:max_pairs].tolist())
+        anchors, nexts, sets = [anchors[i] for i in keep], [nexts[i] for i in keep], [sets[i] for i in keep]
+    return NextSentenceEvaluator(anchors, nexts, group_size=group_size, seed=seed, name=prefix,
+                                 batch_size=batch_size, pair_sets=sets)
+
+
+def order_recovery(
+    data: dict[str, Any], passage_sentences: int = 3, num_permutations: int = 3, delete_probability: float = 0.2,
+    stride: int | None = None, max_passages: int | None = None, max_chars: int | None = None, seed: int = 0,
+    separator: str = " ", sentences_column: str = "sentences", prefix: str = "order_recovery",
+    batch_size: int = 128,
+) -> Any:
+    """Order-recovery accuracy (primary) on the ``passage_sentences``-sentence passages of ``data``'s documents
+    (one every ``stride`` sentences, default non-overlapping): a word-deleted anchor against the original order
+    and ``num_permutations`` shuffles. ``max_chars`` keeps passages of at most that many characters (so that
+    they fit the encoder's ``max_length``: a truncated shuffle differs in content, not only in order);
+    ``max_passages`` then keeps a seeded random subset."""
+    from .order_recovery import OrderRecoveryEvaluator, passages_of
+
+    passages = passages_of(_document_sentences(data, sentences_column, f"order_recovery '{prefix}'"),
+                           passage_sentences, stride)
+    if max_chars is not None:
+        passages = [p for p in passages if len(separator.join(p)) <= max_chars]
+        if not passages:
+            raise ValueError(f"order_recovery '{prefix}': no passage of {passage_sentences} sentences within "
+                             f"max_chars={max_chars}")
+    if max_passages is not None and len(passages) > max_passages:
+        keep = torch.randperm(len(passages), generator=torch.Generator().manual_seed(seed))[:max_passages]
+        passages = [passages[i] for i in sorted(keep.tolist())]
+    return OrderRecoveryEvaluator(passages, num_permutations=num_permutations,
+                                  delete_probability=delete_probability, seed=seed, separator=separator,
+                                  name=prefix, batch_size=batch_size)
+
+
 def retrieval(
     path: str,
     split: str = "test",
@@ -252,3 +312,20 @@ def retrieval(
     return RetrievalEvaluator(load_beir(path, split, skip_empty=skip_empty), k_values=list(k_values), similarity=similarity,  # type: ignore[arg-type]
                               query_prefix=query_prefix, passage_prefix=passage_prefix, include_title=include_title,
                               chunk_size=chunk_size, name=prefix, batch_size=batch_size)
+
+
+def inverse_cloze(
+    data: dict[str, Any], window: int = 2, group_size: int = 64, max_pairs: int | None = None, seed: int = 0,
+    separator: str = " ", sentences_column: str = "sentences", prefix: str = "inverse_cloze", batch_size: int = 128,
+) -> Any:
+    """Inverse-cloze Recall@1 (primary) and MRR: each held-out sentence (the middle of a block of
+    ``2 * window + 1``) retrieves the passage around it among ``group_size`` in-batch passages."""
+    from .next_sentence import NextSentenceEvaluator, inverse_cloze_pairs
+
+    queries, passages = inverse_cloze_pairs(
+        _document_sentences(data, sentences_column, f"inverse_cloze '{prefix}'"), window, separator)
+    if max_pairs is not None and len(queries) > max_pairs:
+        keep = sorted(torch.randperm(len(queries), generator=torch.Generator().manual_seed(seed))[:max_pairs].tolist())
+        queries, passages = [queries[i] for i in keep], [passages[i] for i in keep]
+    return NextSentenceEvaluator(queries, passages, group_size=group_size, seed=seed, name=prefix,
+                                 batch_size=batch_size)

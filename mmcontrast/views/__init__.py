@@ -3,9 +3,13 @@
 from ..registry import Registry
 from .base import View, ViewBatch
 from .image import TwoViewAugment
+from .inverse_cloze import InverseCloze
 from .jigsaw import Jigsaw
 from .multicrop import MultiCrop
+from .pairs import QueryPassage, TitleBody
+from .permutation import SentencePermutation
 from .rotation import Rotation
+from .sentences import NextSentence
 from .text import SimCSESupervised, SimCSEUnsupervised
 
 VIEWS: Registry[type] = Registry("view")
@@ -15,8 +19,13 @@ VIEWS.register("two_view_augment")(TwoViewAugment)
 VIEWS.register("multi_crop")(MultiCrop)
 VIEWS.register("jigsaw")(Jigsaw)
 VIEWS.register("rotation")(Rotation)
+VIEWS.register("next_sentence")(NextSentence)
+VIEWS.register("sentence_permutation")(SentencePermutation)
+VIEWS.register("inverse_cloze")(InverseCloze)
+VIEWS.register("title_body")(TitleBody)
+VIEWS.register("query_passage")(QueryPassage)
 
 __all__ = [
     "VIEWS", "View", "ViewBatch", "SimCSEUnsupervised", "SimCSESupervised", "TwoViewAugment", "MultiCrop",
-    "Jigsaw", "Rotation",
+    "Jigsaw", "Rotation", "NextSentence", "SentencePermutation", "InverseCloze", "TitleBody", "QueryPassage",
 ]
