@@ -38,6 +38,7 @@ class DataConfig:
     shuffle: bool = True
     drop_last: bool = True
     num_workers: int = 0
+    batch_sampler: Component | None = None  # which rows share a batch, e.g. {name: no_duplicates}
 
 
 @dataclass
@@ -131,6 +132,8 @@ def _registry(axis: str) -> Any:
     """The registry of an axis, imported lazily (encoders pull in transformers)."""
     if axis == "datasets":
         from .data import DATASETS as reg
+    elif axis == "batch_samplers":
+        from .data.samplers import BATCH_SAMPLERS as reg
     elif axis == "views":
         from .views import VIEWS as reg
     elif axis == "encoders":
@@ -323,6 +326,8 @@ def _check_override(key: str, tree: dict[str, Any]) -> None:
 def validate(cfg: Config, source: str = "config") -> None:
     """Check every component against its registry and a few cross-field rules."""
     validate_component(cfg.data.train, "data.train", "datasets", source)
+    if cfg.data.batch_sampler is not None:
+        validate_component(cfg.data.batch_sampler, "data.batch_sampler", "batch_samplers", source)
     validate_component(cfg.view, "view", "views", source)
     validate_component(cfg.encoder, "encoder", "encoders", source)
     if cfg.head is not None:

@@ -1,6 +1,7 @@
 """Datasets: row dicts from local files, shipped data and the Hub. One registry: ``DATASETS``."""
 
 from ..registry import Registry
+from .beir import beir_corpus, beir_pairs
 from .collate import collate_rows
 from .documents import documents
 from .errors import DataError
@@ -17,6 +18,8 @@ DATASETS.register("fashion_mnist")(fashion_mnist)
 DATASETS.register("mnist")(mnist)
 DATASETS.register("hf")(hf)
 DATASETS.register("documents")(documents)
+DATASETS.register("beir_corpus")(beir_corpus)
+DATASETS.register("beir_pairs")(beir_pairs)
 
 
 def build_dataset(component: dict):

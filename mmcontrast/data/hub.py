@@ -15,7 +15,7 @@ IMAGE_MODES = ("L", "RGB")
 
 def hf(
     path: str,
-    name: str | None = None,
+    subset: str | None = None,
     split: str = "train",
     data_files: Any = None,
     data_dir: str | None = None,
@@ -25,13 +25,15 @@ def hf(
     limit: int | None = None,
     revision: str | None = None,
 ) -> Any:
-    """``datasets.load_dataset(path, name, data_dir=data_dir, data_files=data_files, split=split)``.
+    """``datasets.load_dataset(path, subset, data_dir=data_dir, data_files=data_files, split=split)``.
 
     Hub ids (``uoft-cs/cifar10``), builders with files (``text`` / ``parquet`` + ``data_files``) and local
     folders (``imagefolder`` + ``data_dir``: one subfolder per class gives a ``label`` column, subfolders named
     ``train`` / ``test`` give splits) all work.
 
     Args:
+        subset: the builder configuration (the Hub dataset's subset, e.g. ``triplet-5``); ``name`` is the registry key
+            of the component, so the subset has its own key.
         rename_columns: ``{old: new}`` applied right after loading, e.g. ``{img: image}`` so that CIFAR-10's
             ``img`` column feeds views that read ``image``. ``image_columns`` use the new names.
         image_columns: columns holding images; by default those whose feature is ``datasets.Image``.
@@ -49,7 +51,7 @@ def hf(
                         f"got {image_mode!r}")
     where = f"dataset '{path}'" + (f" (data_dir '{data_dir}')" if data_dir else "")
     try:
-        dataset = datasets.load_dataset(path, name, data_dir=data_dir, split=split, data_files=data_files,
+        dataset = datasets.load_dataset(path, subset, data_dir=data_dir, split=split, data_files=data_files,
                                         revision=revision)
     except FileNotFoundError as err:
         raise FileNotFoundError(f"{where} (split '{split}'): {err}") from None

@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader
 
 from ..config import Config, config_to_yaml
 from ..data import build_dataset, collate_rows
+from ..data.samplers import build_batch_sampler
 from ..encoders import ContrastiveModel
 from .build import build_evaluators, build_learner, build_view
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
@@ -53,13 +54,20 @@ def train(cfg: Config) -> TrainResult:
     set_seed(cfg.seed)  # same initial weights on every process
 
     dataset = IndexedRows(build_dataset(cfg.data.train))
-    loader = DataLoader(
-        dataset, batch_size=t.batch_size, shuffle=cfg.data.shuffle, drop_last=cfg.data.drop_last,
-        collate_fn=collate_rows, num_workers=cfg.data.num_workers,
-        # its own generator: creating an iterator must not draw from the global RNG that dropout uses,
-        # or a resumed run (which creates its iterator after restoring the RNG) would diverge
-        generator=torch.Generator().manual_seed(cfg.seed),
-    )
+    batch_sampler = None
+    if cfg.data.batch_sampler is not None:
+        batch_sampler = build_batch_sampler(cfg.data.batch_sampler, dataset.dataset, t.batch_size,
+                                            cfg.data.drop_last, cfg.data.shuffle, cfg.seed)
+        loader = DataLoader(dataset, batch_sampler=batch_sampler, collate_fn=collate_rows,
+                            num_workers=cfg.data.num_workers)
+    else:
+        loader = DataLoader(
+            dataset, batch_size=t.batch_size, shuffle=cfg.data.shuffle, drop_last=cfg.data.drop_last,
+            collate_fn=collate_rows, num_workers=cfg.data.num_workers,
+            # its own generator: creating an iterator must not draw from the global RNG that dropout uses,
+            # or a resumed run (which creates its iterator after restoring the RNG) would diverge
+            generator=torch.Generator().manual_seed(cfg.seed),
+        )
     if len(loader) == 0:
         raise ValueError(f"{len(dataset)} rows give no batch of {t.batch_size} with data.drop_last=true")
     learner = build_learner(cfg, num_samples=len(dataset))
@@ -94,6 +102,8 @@ def train(cfg: Config) -> TrainResult:
     epoch, skip = divmod(step * t.gradient_accumulation_steps, len(loader))
     while step < total_steps:
         loader.set_epoch(epoch)
+        if hasattr(batch_sampler, "set_epoch"):  # Accelerate's shard wrapper does not forward it
+            batch_sampler.set_epoch(epoch)
         batches = accelerator.skip_first_batches(loader, skip) if skip else loader
         skip = 0
         for batch in batches:
