@@ -165,6 +165,24 @@ def test_hf_undecodable_image_names_the_file(tmp_path: Path) -> None:
     assert "cannot decode image" in failures[0]
 
 
+def test_hf_bad_images_skip_leaves_corrupt_and_non_image_files_out_and_names_them(tmp_path: Path) -> None:
+    root = class_folder(tmp_path / "bad", {"ok": 0, "other": 1}, per_class=3)
+    broken = root / "ok" / "broken.png"
+    broken.write_bytes(b"this is not a PNG file")
+    truncated = root / "other" / "truncated.png"
+    truncated.write_bytes((root / "other" / next(p.name for p in (root / "other").iterdir())).read_bytes()[:40])
+    with pytest.warns(UserWarning, match=r"2 row\(s\) with an image that cannot be decoded are skipped") as record:
+        data = build_dataset({"name": "hf", "path": "imagefolder", "data_dir": str(root), "bad_images": "skip"})
+    message = str(record[0].message)
+    assert str(broken) in message and str(truncated) in message
+    assert len(data) == 6
+    rows = [data[i] for i in range(len(data))]  # every remaining row decodes
+    assert all(row["image"].dtype == torch.uint8 for row in rows)
+    assert sorted(int(row["label"]) for row in rows) == [0, 0, 0, 1, 1, 1]
+    with pytest.raises(DataError, match="bad_images must be one of error, skip"):
+        build_dataset({"name": "hf", "path": "imagefolder", "data_dir": str(root), "bad_images": "ignore"})
+
+
 def test_hf_missing_data_dir_names_it(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere"
     with pytest.raises(FileNotFoundError, match=re.escape(str(missing))):

@@ -11,6 +11,8 @@ from .errors import DataError
 
 #: PIL modes an image may be converted to with ``image_mode`` (grey, RGB).
 IMAGE_MODES = ("L", "RGB")
+#: What ``hf`` does with an image that cannot be decoded.
+BAD_IMAGES = ("error", "skip")
 
 
 def hf(
@@ -24,6 +26,7 @@ def hf(
     image_mode: str | None = None,
     limit: int | None = None,
     revision: str | None = None,
+    bad_images: str = "error",
 ) -> Any:
     """``datasets.load_dataset(path, subset, data_dir=data_dir, data_files=data_files, split=split)``.
 
@@ -40,12 +43,17 @@ def hf(
         image_mode: ``L`` or ``RGB`` to convert every image (mixed grey / colour folders); by default grey
             images stay 1-channel, RGB 3-channel, and any other mode (RGBA, P, CMYK, I;16) becomes RGB.
         limit: keep the first ``limit`` rows.
+        bad_images: ``error`` (default): an image that fails to decode raises ``DataError`` naming the file
+            when a batch reaches it; ``skip``: every image is decoded once at load time and rows with a corrupt
+            or non-image file are left out, reported by a ``UserWarning`` with their count and files.
 
     Images are decoded on access into uint8 tensors (C, H, W); an undecodable image raises ``DataError``
     naming the file (or the row when the image has no file) and the column.
     """
     import datasets
 
+    if bad_images not in BAD_IMAGES:
+        raise DataError(f"dataset '{path}': bad_images must be one of {', '.join(BAD_IMAGES)}, got {bad_images!r}")
     if image_mode is not None and image_mode not in IMAGE_MODES:
         raise DataError(f"dataset '{path}': image_mode must be one of {', '.join(IMAGE_MODES)} or null, "
                         f"got {image_mode!r}")
@@ -73,8 +81,36 @@ def hf(
         if isinstance(dataset.features[column], datasets.Image):
             dataset = dataset.cast_column(column, datasets.Image(decode=False))
     if columns:
-        dataset = dataset.with_transform(_ImagesToTensors(columns, where, image_mode))
+        convert = _ImagesToTensors(columns, where, image_mode)
+        if bad_images == "skip":
+            dataset = _drop_undecodable(dataset, convert, where)
+        dataset = dataset.with_transform(convert)
     return dataset
+
+
+def _drop_undecodable(dataset: Any, convert: "_ImagesToTensors", where: str) -> Any:
+    """``dataset`` without the rows whose images ``convert`` cannot decode (one decoding pass, with a progress
+    bar); a ``UserWarning`` names the files left out. All rows bad is a ``DataError``."""
+    import warnings
+
+    from tqdm.auto import tqdm
+
+    bad: list[tuple[int, str]] = []
+    for index in tqdm(range(len(dataset)), desc=f"checking images of {where}", leave=False, mininterval=2.0):
+        row = dataset[index]
+        try:
+            convert({column: [row[column]] for column in convert.columns})
+        except DataError as err:
+            bad.append((index, str(err).split(": ", 1)[-1]))
+    if not bad:
+        return dataset
+    if len(bad) == len(dataset):
+        raise DataError(f"{where}: no image decodes ({len(bad)} rows); first: {bad[0][1]}")
+    dropped = {index for index, _ in bad}
+    examples = "; ".join(message for _, message in bad[:5])
+    warnings.warn(f"{where}: {len(bad)} row(s) with an image that cannot be decoded are skipped "
+                  f"(bad_images: skip): {examples}", UserWarning, stacklevel=3)
+    return dataset.select([i for i in range(len(dataset)) if i not in dropped])
 
 
 class _ImagesToTensors:
