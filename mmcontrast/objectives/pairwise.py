@@ -3,12 +3,18 @@ an Invariant Mapping"): pull positive pairs together, push negative pairs beyond
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
 from ..batch import EmbeddingBatch
 from ..negatives import Negatives
 from .base import Objective
-from .distances import Distance, pairwise_distance
+from .distances import NONNEGATIVE_DISTANCES, Distance
+from .pool import global_mean, labelled_pool, mined_pairs
+
+if TYPE_CHECKING:
+    from ..miners import Miner
 
 
 def pairwise_contrastive(distances: torch.Tensor, is_positive: torch.Tensor, margin: float = 0.5) -> torch.Tensor:
@@ -30,25 +36,54 @@ def pairwise_contrastive(distances: torch.Tensor, is_positive: torch.Tensor, mar
 
 
 class PairwiseContrastive(Objective):
-    """Siamese contrastive loss over ``EmbeddingBatch(query, positive, negatives?)``: (query_i, positive_i) is
-    a positive pair; query_i with every other candidate (other positives, hard negatives; gathered across
-    processes) is a negative pair."""
+    """Siamese contrastive loss over ``EmbeddingBatch(query, positive, negatives?)``.
+
+    Without a miner: (query_i, positive_i) is a positive pair; query_i with every other candidate (other
+    positives, hard negatives; gathered across processes) is a negative pair. With a miner (labels needed): every
+    view of every sample is an anchor against the global pool of views, same-label pairs are positives, and the
+    two terms are means over the mined pairs of the global batch.
+
+    Args:
+        margin: negatives closer than this are pushed out.
+        distance: a kind that is 0 for identical embeddings and never negative (not ``dot``).
+        negatives: candidate source (in-batch, gathered across processes, by default).
+        miner: injected from the config's ``miner``, or None.
+    """
+
+    objective_name = "pairwise_contrastive"
+    distance_key = "distance"
+    accepted_distances = NONNEGATIVE_DISTANCES
+    distance_requirement = "its terms pull a distance to 0 and push it beyond a margin, so it needs a distance " \
+                           "that is 0 for identical embeddings and never negative"
 
     def __init__(
         self,
         margin: float = 0.5,
         distance: Distance = "cosine",
         negatives: Negatives | None = None,
+        miner: Miner | None = None,
     ) -> None:
         super().__init__(negatives)
         self.margin = margin
         self.distance = distance
+        self.kind = self.resolve_kind(distance)
+        self.miner = miner
 
     def forward(self, batch: EmbeddingBatch) -> torch.Tensor:
+        if self.miner is not None:
+            return self._mined(batch)
         if batch.positive is None:
             raise ValueError("pairwise contrastive loss needs a positive for every query")
         candidates, index = self.negatives.candidates(batch.positive, batch.negatives, batch.indices)
-        distances = pairwise_distance(batch.query, candidates, self.distance)
+        distances = self.kind.distance(batch.query, candidates)
         is_positive = torch.zeros_like(distances, dtype=torch.bool)
         is_positive[torch.arange(batch.batch_size, device=distances.device), index] = True
         return pairwise_contrastive(distances.flatten(), is_positive.flatten(), self.margin)
+
+    def _mined(self, batch: EmbeddingBatch) -> torch.Tensor:
+        lp = labelled_pool(batch, self.negatives, None, "pairwise contrastive loss with a miner")
+        distances = self.kind.distance(lp.anchors, lp.pool)
+        positive, negative = mined_pairs(self.miner, -distances, *lp.masks())
+        pos_term = global_mean((distances**2 * positive).sum(), positive.sum())
+        neg_term = global_mean(((self.margin - distances).clamp_min(0) ** 2 * negative).sum(), negative.sum())
+        return 0.5 * (pos_term + neg_term)

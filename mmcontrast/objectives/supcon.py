@@ -12,7 +12,9 @@ import torch
 from ..batch import EmbeddingBatch
 from ..distributed import gather_no_grad
 from ..negatives import Negatives
-from .base import Objective, Temperature, l2_normalize, masked_fill_min, similarity_logits
+from .base import Objective, Temperature, l2_normalize, masked_fill_min
+from .distances import Distance
+from .info_nce import scaled_similarity
 
 
 def supcon(
@@ -23,6 +25,7 @@ def supcon(
     self_index: torch.Tensor,
     temperature: float | torch.Tensor = 0.1,
     base_temperature: float | None = None,
+    similarity: Distance = "dot",
 ) -> torch.Tensor:
     """SupCon L_out of A anchors against a pool that contains them.
 
@@ -31,12 +34,13 @@ def supcon(
         pool: (M, D); pool_labels: (M,).
         self_index: (A,) column of each anchor inside the pool (excluded from its sums).
         temperature: tau; base_temperature: the loss is scaled by tau / base_temperature (default 1).
+        similarity: the similarity kind (dot product by default; distances are negated).
 
     Returns:
         Scalar: mean over anchors that have at least one positive of
         -1/|P(i)| sum_{p in P(i)} log softmax_{a != i}(s_ia / tau)_p.
     """
-    logits = similarity_logits(anchors, pool, 1.0 / temperature)
+    logits = scaled_similarity(anchors, pool, 1.0 / temperature, similarity)
     rows = torch.arange(anchors.shape[0], device=anchors.device)
     is_self = torch.zeros_like(logits, dtype=torch.bool)
     is_self[rows, self_index] = True
@@ -53,7 +57,11 @@ def supcon(
 
 
 class SupCon(Objective):
-    """SupCon over ``EmbeddingBatch(query, positive?, labels)``: one or two views per sample, labels required."""
+    """SupCon over ``EmbeddingBatch(query, positive?, labels)``: one or two views per sample, labels required.
+    ``similarity`` is the kind compared after ``normalize`` (dot, hence cosine, by default)."""
+
+    objective_name = "supcon"
+    distance_key = "similarity"
 
     def __init__(
         self,
@@ -61,12 +69,15 @@ class SupCon(Objective):
         base_temperature: float | None = None,
         learnable_temperature: bool = False,
         normalize: bool = True,
+        similarity: Distance = "dot",
         negatives: Negatives | None = None,
     ) -> None:
         super().__init__(negatives)
         self.temperature = Temperature(temperature, learnable_temperature)
         self.base_temperature = base_temperature
         self.normalize = normalize
+        self.similarity = similarity
+        self.resolve_kind(similarity)
 
     def forward(self, batch: EmbeddingBatch) -> torch.Tensor:
         if batch.labels is None:
@@ -90,4 +101,5 @@ class SupCon(Objective):
             self_index,
             1.0 / self.temperature.scale(),
             self.base_temperature,
+            self.similarity,
         )

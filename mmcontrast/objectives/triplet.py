@@ -1,15 +1,21 @@
-"""Triplet loss with batch-hard mining (Hermans et al. 2017, "In Defense of the Triplet Loss for Person
-Re-Identification"; triplet margin loss of Schroff et al. 2015, FaceNet)."""
+"""Triplet margin loss (Schroff et al. 2015, FaceNet) with batch-hard mining by default (Hermans et al. 2017,
+"In Defense of the Triplet Loss for Person Re-Identification"), or over the triplets of any miner."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
+import torch.nn.functional as F
 
 from ..batch import EmbeddingBatch
-from ..distributed import gather_no_grad
 from ..negatives import Negatives
 from .base import Objective
 from .distances import Distance, pairwise_distance
+from .pool import global_mean, labelled_pool, mined_triplets
+
+if TYPE_CHECKING:
+    from ..miners import Miner
 
 
 def batch_hard_triplet(
@@ -26,6 +32,7 @@ def batch_hard_triplet(
     Args:
         anchors: (A, D), anchor_labels: (A,), pool: (M, D), pool_labels: (M,).
         self_index: (A,) column of each anchor in the pool (never its own positive).
+        distance: any registered kind (``distances.DISTANCES``), used as a distance.
 
     Returns:
         Scalar: mean over anchors with a positive and a negative of relu(d(a, p_hard) - d(a, n_hard) + margin).
@@ -46,12 +53,38 @@ def batch_hard_triplet(
     return losses[valid].mean()
 
 
+def triplet_margin(distances: torch.Tensor, triplets: torch.Tensor, margin: float = 0.5) -> torch.Tensor:
+    """Sum of the triplet margin loss over mined triplets.
+
+    Args:
+        distances: (A, M) anchor x pool distances.
+        triplets: (T, 3) long rows (anchor, positive column, negative column).
+
+    Returns:
+        Scalar: sum_t relu(d(a_t, p_t) - d(a_t, n_t) + margin) (divide by T, or the global T, for the mean).
+    """
+    a, p, n = triplets.unbind(1)
+    return (distances[a, p] - distances[a, n] + margin).clamp_min(0).sum()
+
+
 class BatchHardTriplet(Objective):
-    """Batch-hard triplet over ``EmbeddingBatch``.
+    """Triplet margin loss over ``EmbeddingBatch``.
 
     With labels, samples of the same label are positives. Without labels, ``query[i]`` and ``positive[i]``
-    form a class of their own. Hard negatives (``negatives``) join the pool as negatives of every anchor.
+    form a class of their own. Hard negatives (``negatives``) join the pool as negatives of every anchor. Without
+    a miner each anchor gives one batch-hard triplet; with one (``miner: {name: semi_hard}``, ...) the loss is the
+    mean over the mined triplets of the global batch (0 when none is mined).
+
+    Args:
+        margin: the triplet margin, in the distance's units.
+        distance: any registered kind (``dot`` as the distance -a.b).
+        normalize: L2-normalise embeddings first.
+        negatives: where the pool comes from (in-batch, gathered across processes, by default).
+        miner: injected from the config's ``miner``, or None for batch-hard.
     """
+
+    objective_name = "triplet"
+    distance_key = "distance"
 
     def __init__(
         self,
@@ -59,39 +92,22 @@ class BatchHardTriplet(Objective):
         distance: Distance = "euclidean",
         normalize: bool = False,
         negatives: Negatives | None = None,
+        miner: Miner | None = None,
     ) -> None:
         super().__init__(negatives)
         self.margin = margin
         self.distance = distance
+        self.kind = self.resolve_kind(distance)
         self.normalize = normalize
+        self.miner = miner
 
     def forward(self, batch: EmbeddingBatch) -> torch.Tensor:
-        import torch.nn.functional as F
-
-        views = [batch.query] if batch.positive is None else [batch.query, batch.positive]
-        if self.normalize:
-            views = [F.normalize(v, dim=-1) for v in views]
-        pools, offset = [], 0
-        for view in views:
-            gathered, offset = self.negatives.gather(view)
-            pools.append(gathered)
-        n_global, n_local = pools[0].shape[0], batch.batch_size
-        device = batch.query.device
-        local = offset + torch.arange(n_local, device=device)
-        if batch.labels is not None:
-            labels = batch.labels
-            global_labels = gather_no_grad(labels) if n_global != n_local else labels
-        else:
-            if batch.positive is None:
-                raise ValueError("triplet loss needs labels or a positive view")
-            labels, global_labels = local, torch.arange(n_global, device=device)
-        pool, pool_labels = torch.cat(pools), global_labels.repeat(len(views))
-        if batch.negatives is not None:
-            flat = batch.negatives.reshape(-1, batch.negatives.shape[-1])
-            hard = self.negatives.gather(F.normalize(flat, dim=-1) if self.normalize else flat)[0]
-            unique = -1 - torch.arange(hard.shape[0], device=device)  # labels no anchor has
-            pool, pool_labels = torch.cat([pool, hard]), torch.cat([pool_labels, unique])
-        self_index = torch.cat([local + v * n_global for v in range(len(views))])
-        return batch_hard_triplet(
-            torch.cat(views), labels.repeat(len(views)), pool, pool_labels, self_index, self.margin, self.distance
-        )
+        transform = (lambda v: F.normalize(v, dim=-1)) if self.normalize else None
+        lp = labelled_pool(batch, self.negatives, transform, "triplet loss")
+        if self.miner is None:
+            return batch_hard_triplet(lp.anchors, lp.anchor_labels, lp.pool, lp.pool_labels, lp.self_index,
+                                      self.margin, self.distance)
+        distances = self.kind.distance(lp.anchors, lp.pool)
+        positive, negative = lp.masks()
+        triplets = mined_triplets(self.miner, -distances, positive, negative)
+        return global_mean(triplet_margin(distances, triplets, self.margin), triplets.shape[0])

@@ -8,7 +8,7 @@ from typing import Any, Callable
 import torch
 
 from ..config import Config
-from ..encoders import ENCODERS, HEADS, TARGETS, ContrastiveModel, TwoTowerModel
+from ..encoders import ENCODERS, HEADS, TARGETS, ContrastiveModel, DualEncoderModel, TwoTowerModel
 from ..negatives import NEGATIVES
 from ..objectives import OBJECTIVES, Objective
 from ..views import VIEWS, View
@@ -33,24 +33,52 @@ def _tower(encoder_cfg: dict[str, Any], head_cfg: dict[str, Any] | None, prompts
     return ContrastiveModel(encoder, head, prompts)
 
 
-def build_model(cfg: Config) -> ContrastiveModel | TwoTowerModel:
+def build_model(cfg: Config) -> ContrastiveModel | TwoTowerModel | DualEncoderModel:
     """The online model: one tower (``encoder`` + ``head``), or a query tower and a separate passage tower
-    (``passage_encoder`` + ``passage_head``) as in DPR."""
+    (``passage_encoder`` + ``passage_head``) as in DPR, or an image-text dual encoder (``encoder: {name:
+    dual_encoder, ...}``, towers and projections included)."""
+    if ENCODERS.get(cfg.encoder["name"]) is DualEncoderModel:
+        return _dual_encoder(cfg)
     query = _tower(cfg.encoder, cfg.head, cfg.prompts)
     if cfg.passage_encoder is None:
         return query
     return TwoTowerModel(query, _tower(cfg.passage_encoder, cfg.passage_head, cfg.prompts))
 
 
+def _dual_encoder(cfg: Config) -> DualEncoderModel:
+    """The dual encoder of ``cfg``; it owns its projections and logit scale, so the single-tower keys must stay
+    unset, and (when the run exports) its towers must fit ``VisionTextDualEncoderModel``: checked before training."""
+    unsupported = {"head": cfg.head, "passage_encoder": cfg.passage_encoder, "passage_head": cfg.passage_head,
+                   "predictor": cfg.predictor, "target": cfg.target, "prompts": cfg.prompts or None}
+    set_keys = [key for key, value in unsupported.items() if value is not None]
+    if set_keys or cfg.symmetric != "none":
+        keys = set_keys + (["symmetric"] if cfg.symmetric != "none" else [])
+        raise ValueError(f"encoder 'dual_encoder' holds both towers, their projections (encoder.projection_dim) and "
+                         f"the logit scale, and objectives 'clip' / 'siglip' are symmetric already: unset {keys}")
+    model = DualEncoderModel(**params(cfg.encoder))
+    if cfg.export.enabled:
+        from ..export.dual_encoder import export_problems
+
+        problems = export_problems(model)
+        if problems:
+            raise ValueError("this dual encoder cannot be exported as a transformers VisionTextDualEncoderModel: "
+                             + "; ".join(problems) + ". Change the tower, or set export.enabled=false")
+    return model
+
+
 def build_objective(cfg: Config, embedding_dim: int, num_samples: int | None = None) -> Objective:
-    """Negatives and objective; ``embedding_dim`` (training embeddings), ``num_samples`` (training rows) and the
-    run's seed are injected where a constructor asks for them."""
+    """Negatives and objective; ``embedding_dim`` (training embeddings), ``num_samples`` (training rows), the
+    run's seed and the ``miner`` are injected where a constructor asks for them."""
     injected = {"embedding_dim": embedding_dim, "num_samples": num_samples, "seed": cfg.seed}
     factory = NEGATIVES.get(cfg.negatives["name"])
     if "num_samples" in inspect.signature(factory).parameters and num_samples is None:
         raise ValueError(f"negatives '{cfg.negatives['name']}' needs the training set size")
     negatives = factory(**_with_injected(factory, params(cfg.negatives), **injected))
     objective = OBJECTIVES.get(cfg.objective["name"])
+    if cfg.miner is not None:  # checked against the objective and the view's labels by config.validate
+        from ..miners import MINERS
+
+        injected["miner"] = MINERS.get(cfg.miner["name"])(**params(cfg.miner))
     return objective(negatives=negatives, **_with_injected(objective, params(cfg.objective), **injected))
 
 
@@ -69,7 +97,11 @@ def build_learner(cfg: Config, num_samples: int | None = None) -> Learner:
         target = TARGETS.get(cfg.target["name"])(
             **_with_injected(TARGETS.get(cfg.target["name"]), params(cfg.target), online=model)
         )
-    return Learner(model, build_objective(cfg, dim, num_samples), predictor, target, cfg.symmetric)
+    objective = build_objective(cfg, dim, num_samples)
+    if isinstance(model, DualEncoderModel) and not getattr(objective, "uses_logit_scale", False):
+        raise ValueError(f"encoder 'dual_encoder' learns its logit scale, which objective '{cfg.objective['name']}' "
+                         "does not use: choose objective 'clip' or 'siglip'")
+    return Learner(model, objective, predictor, target, cfg.symmetric)
 
 
 def build_view(cfg: Config, seed: int, device: torch.device) -> View:

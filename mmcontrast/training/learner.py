@@ -5,13 +5,13 @@ synchronised and checkpointed together. The objective still only sees embeddings
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from torch import nn
 
 from ..batch import EmbeddingBatch
-from ..encoders import ContrastiveModel, MLPHead, Target, TwoTowerModel
+from ..encoders import ContrastiveModel, DualEncoderModel, MLPHead, Target, TwoTowerModel
 from ..objectives import Objective
 from ..views import ViewBatch
 
@@ -30,15 +30,22 @@ class RoleLayout:
 
 
 def flatten_views(
-    model: ContrastiveModel | TwoTowerModel, views: ViewBatch
+    model: ContrastiveModel | TwoTowerModel | DualEncoderModel, views: ViewBatch
 ) -> tuple[dict[str, Any], RoleLayout, list[dict[str, torch.Tensor]]]:
     """Concatenate every role's items into ONE model input (one forward: SimCSE's dropout twins come from the
     same call, BatchNorm sees both SimCLR views) and remember the layout to split the embeddings again.
     A two-tower model gets ``{"query": ..., "passage": ...}`` (queries through one tower, positives and
-    negatives through the other). Multi-crop views are grouped by resolution, one input per group (their own
+    negatives through the other); an image-text dual encoder ``{"image": ..., "text": ...}`` (image queries,
+    caption positives and negatives). Multi-crop views are grouped by resolution, one input per group (their own
     size is kept)."""
     negatives = views.negatives or []
     others: list[Any] = ([views.positive] if views.positive is not None else []) + list(negatives)
+    if isinstance(model, DualEncoderModel):  # images through the vision tower, captions through the text tower
+        if not others:
+            raise ValueError("a dual encoder needs captions (a positive view) besides the images")
+        inputs = model.prepare_roles(views.query, [item for group in others for item in group])
+        layout = RoleLayout(len(views.query), views.positive is not None, len(negatives))
+        return inputs, layout, []
     if isinstance(views.query, torch.Tensor):
         query: Any = views.query
         rest: Any = torch.cat(others, dim=0) if others else None
@@ -116,22 +123,45 @@ class Learner(nn.Module):
     def forward(
         self,
         inputs: dict[str, torch.Tensor],
-        layout: RoleLayout,
+        layout: RoleLayout | None = None,
         labels: torch.Tensor | None = None,
         indices: torch.Tensor | None = None,
         crop_inputs: list[dict[str, torch.Tensor]] | None = None,
-    ) -> tuple[torch.Tensor, EmbeddingBatch]:
+        embed_only: bool = False,
+    ) -> Any:
+        """-> (loss, EmbeddingBatch of the first direction). ``embed_only`` returns the online model's embeddings
+        (N, D) of ``inputs`` alone: gradient caching's chunk passes go through here so that DDP sees them."""
         online = self.model(inputs)  # (N_total, D)
+        if embed_only:
+            return online
+        if layout is None:
+            raise ValueError("Learner.forward needs the role layout of the inputs (flatten_views)")
         keys = online if self.target is None else self.target.keys(inputs, online)
+        crops = [self.model(group) for group in crop_inputs or []]
+        return self.loss_from_embeddings(online, keys, layout, labels, indices, crops)
+
+    def loss_from_embeddings(
+        self,
+        online: torch.Tensor,
+        keys: torch.Tensor,
+        layout: RoleLayout,
+        labels: torch.Tensor | None = None,
+        indices: torch.Tensor | None = None,
+        crop_embeddings: Sequence[torch.Tensor] = (),
+    ) -> tuple[torch.Tensor, EmbeddingBatch]:
+        """The loss from the online model's embeddings (N_total, D), the keys (N_total, D) and the embeddings of
+        each multi-crop resolution group (V_g * B, D): predictor, split by role, objective, negatives update.
+        ``forward`` and gradient caching (which embeds in chunks) share it."""
         predictions = self.predictor(online) if self.predictor is not None else online
         q_pred, p_pred, _ = split_embeddings(predictions, layout)
         q_key, p_key, negatives = split_embeddings(keys, layout)
-        crops = self._embed_crops(crop_inputs or [], layout)
-        directions = [EmbeddingBatch(q_pred, p_key, negatives, labels, crops, indices)]
+        crops = self._arrange_crops(crop_embeddings, layout)
+        scale = self.model.logit_scale() if isinstance(self.model, DualEncoderModel) else None
+        directions = [EmbeddingBatch(q_pred, p_key, negatives, labels, crops, indices, scale)]
         if self.symmetric != "none":
             if p_pred is None or q_key is None:
                 raise ValueError("symmetric loss needs a positive view")
-            directions.append(EmbeddingBatch(p_pred, q_key, negatives, labels, crops, indices))
+            directions.append(EmbeddingBatch(p_pred, q_key, negatives, labels, crops, indices, scale))
         losses = [self.objective(batch) for batch in directions]
         loss = losses[0] if len(losses) == 1 else torch.stack(losses).sum()
         if self.symmetric == "mean":
@@ -141,19 +171,20 @@ class Learner(nn.Module):
             self.objective.negatives.update([k for k in keys if k is not None], indices)
         return loss, directions[0]
 
-    def _embed_crops(self, crop_inputs: list[dict[str, torch.Tensor]], layout: RoleLayout) -> torch.Tensor | None:
-        """Multi-crop views -> (B, V, D) through the online branch (one forward per resolution group)."""
-        if not crop_inputs:
+    def _arrange_crops(self, crop_embeddings: Sequence[torch.Tensor], layout: RoleLayout) -> torch.Tensor | None:
+        """Multi-crop embeddings, one (V_g * B, D) per resolution group -> (B, V, D) through the predictor."""
+        if not crop_embeddings:
             return None
         parts = []
-        for group_inputs, count in zip(crop_inputs, layout.crop_groups):
-            emb = self.model(group_inputs)
+        for emb, count in zip(crop_embeddings, layout.crop_groups):
             if self.predictor is not None:
                 emb = self.predictor(emb)
             parts.append(emb.reshape(count, layout.batch, -1))
         return torch.cat(parts, dim=0).transpose(0, 1)
 
     def after_optimizer_step(self, step: int, total_steps: int) -> None:
-        """Momentum update of the target branch (no-op without one)."""
+        """Momentum update of the target branch (no-op without one); a dual encoder's logit scale is clamped."""
         if self.target is not None:
             self.target.update(self.model, step, total_steps)
+        if isinstance(self.model, DualEncoderModel):
+            self.model.clamp_logit_scale()

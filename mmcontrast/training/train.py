@@ -16,6 +16,7 @@ from ..data.samplers import build_batch_sampler
 from ..encoders import ContrastiveModel
 from .build import build_evaluators, build_learner, build_view
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from .grad_cache import grad_cache_step
 from .learner import Learner, flatten_views
 from .optim import build_optimizer, build_scheduler
 from .trackers import JSONLTracker
@@ -114,8 +115,12 @@ def train(cfg: Config) -> TrainResult:
             labels = views.labels.to(accelerator.device) if views.labels is not None else None
             indices = views.indices.to(accelerator.device) if views.indices is not None else None
             with accelerator.accumulate(learner):
-                loss, _ = learner(inputs, layout, labels, indices, crop_inputs)
-                accelerator.backward(loss)
+                if t.chunk_size:  # gradient caching: forward and backward in chunks, the loss over all rows
+                    loss, _ = grad_cache_step(learner, inputs, layout, labels, indices, crop_inputs, t.chunk_size,
+                                              backward=accelerator.backward, autocast=accelerator.autocast)
+                else:
+                    loss, _ = learner(inputs, layout, labels, indices, crop_inputs)
+                    accelerator.backward(loss)
                 if accelerator.sync_gradients and t.max_grad_norm is not None:
                     accelerator.clip_grad_norm_(learner.parameters(), t.max_grad_norm)
                 optimizer.step()

@@ -3,6 +3,7 @@
 from ..registry import Registry
 from .base import View, ViewBatch
 from .image import TwoViewAugment
+from .image_text import ImageCaption
 from .inverse_cloze import InverseCloze
 from .jigsaw import Jigsaw
 from .multicrop import MultiCrop
@@ -24,8 +25,9 @@ VIEWS.register("sentence_permutation")(SentencePermutation)
 VIEWS.register("inverse_cloze")(InverseCloze)
 VIEWS.register("title_body")(TitleBody)
 VIEWS.register("query_passage")(QueryPassage)
+VIEWS.register("image_caption")(ImageCaption)
 
 __all__ = [
     "VIEWS", "View", "ViewBatch", "SimCSEUnsupervised", "SimCSESupervised", "TwoViewAugment", "MultiCrop",
-    "Jigsaw", "Rotation", "NextSentence", "SentencePermutation", "InverseCloze", "TitleBody", "QueryPassage",
+    "Jigsaw", "Rotation", "NextSentence", "SentencePermutation", "InverseCloze", "TitleBody", "QueryPassage", "ImageCaption",
 ]

@@ -1,0 +1,95 @@
+"""SigLIP's pairwise sigmoid loss (Zhai et al. 2023, "Sigmoid Loss for Language Image Pre-Training").
+
+Every (image i, text j) pair of the global batch is an independent binary problem: positive when j = i,
+negative otherwise, with logit t * <x_i, y_j> + b (t the learnable scale, b a learnable bias initialised at -10
+so that the many negatives do not dominate the first steps):
+
+    L = -1/|B| sum_i sum_j log sigmoid(z_ij (t <x_i, y_j> + b)),   z_ij = 1 if i = j else -1.
+
+No softmax couples the rows, so across processes each process sums over its own images against the texts of
+every process (gathered WITH gradient; the paper exchanges text chunks between neighbouring devices instead,
+which computes the same sum with less memory) and divides by its local batch: the mean of the processes' losses
+is the single-process loss over the concatenated batch, and DDP's gradient averaging gives its gradient.
+The logits and the sum are computed in float32 whatever the embeddings' dtype.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..batch import EmbeddingBatch
+from ..negatives import Negatives
+from .base import Objective, Temperature, l2_normalize
+from .clip import model_or_fixed_scale
+
+
+def sigmoid_loss(
+    query: torch.Tensor,
+    candidates: torch.Tensor,
+    positive_index: torch.Tensor,
+    logit_scale: torch.Tensor | float,
+    logit_bias: torch.Tensor | float,
+) -> torch.Tensor:
+    """Pairwise sigmoid loss of B queries against M candidates, summed over pairs and divided by B.
+
+    Args:
+        query: (B, D) (pass L2-normalised rows for cosine similarity).
+        candidates: (M, D).
+        positive_index: (B,) long, the column of each query's positive; every other column is a negative.
+        logit_scale: t, the scale of the similarities.
+        logit_bias: b.
+
+    Returns:
+        Scalar float32 loss ``-sum_ij log sigmoid(z_ij (t q_i.c_j + b)) / B``.
+    """
+    logits = (query.float() @ candidates.float().transpose(0, 1)) * logit_scale + logit_bias  # (B, M) float32
+    signs = -torch.ones_like(logits)
+    signs[torch.arange(logits.shape[0], device=logits.device), positive_index] = 1.0
+    return -F.logsigmoid(signs * logits).sum() / query.shape[0]
+
+
+class SigLIP(Objective):
+    """Pairwise sigmoid loss over ``EmbeddingBatch(query=images, positive=captions, logit_scale)``: each local
+    image against every caption of the global batch (and any caption hard negatives).
+
+    Args:
+        bias: initial logit bias b (the paper: -10).
+        learnable_bias: learn b (the paper does).
+        temperature: a fixed tau, only for models without a logit scale of their own (default: the model's;
+            for SigLIP set the dual encoder's ``temperature: 0.1``, the paper's initial scale 10).
+        normalize: cosine similarity (L2-normalise embeddings).
+        negatives: candidate source; in-batch, gathered across processes with gradient, by default.
+    """
+
+    uses_logit_scale = True  # reads EmbeddingBatch.logit_scale
+
+    def __init__(
+        self,
+        bias: float = -10.0,
+        learnable_bias: bool = True,
+        temperature: float | None = None,
+        normalize: bool = True,
+        negatives: Negatives | None = None,
+    ) -> None:
+        super().__init__(negatives)
+        value = torch.tensor(float(bias))
+        if learnable_bias:
+            self.bias = nn.Parameter(value)
+        else:
+            self.register_buffer("bias", value)
+        self.fixed = Temperature(temperature) if temperature is not None else None
+        self.normalize = normalize
+
+    def forward(self, batch: EmbeddingBatch) -> torch.Tensor:
+        if batch.positive is None:
+            raise ValueError("SigLIP needs a positive for every query (EmbeddingBatch.positive is None)")
+        query, positive, negatives = batch.query, batch.positive, batch.negatives
+        if self.normalize:
+            query, positive, negatives = l2_normalize(query), l2_normalize(positive), l2_normalize(negatives)
+        candidates, index = self.negatives.candidates(positive, negatives, batch.indices)
+        return sigmoid_loss(query, candidates, index, model_or_fixed_scale(batch, self.fixed, "siglip"), self.bias)
+
+    def keys(self, batch: EmbeddingBatch) -> torch.Tensor | None:
+        return l2_normalize(batch.positive) if self.normalize else batch.positive
