@@ -159,3 +159,15 @@ def test_dino_without_a_momentum_teacher_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match=r"objective 'dino'.*unset predictor"):
         load_config("configs/vision/offline/dino.yaml",
                     tiny_dino_overrides(tmp_path) + ["predictor={name: mlp, output_dim: 24}"])
+
+
+def test_vit_student_embeds_local_crops_at_their_own_size(tmp_path):
+    """Multi-crop with a ViT: 8x8 local crops go through a 16x16 ViT with interpolated position embeddings."""
+    from mmcontrast.training import train
+
+    vit = {"model_type": "vit", "image_size": 16, "patch_size": 4, "num_channels": 1, "hidden_size": 32,
+           "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64}
+    overrides = tiny_dino_overrides(tmp_path, ("encoder={name: vision, image_size: 16, config: " + str(vit) + "}",
+                                               "train.max_steps=2"))
+    result = train(load_config("configs/vision/offline/dino.yaml", overrides))
+    assert result.steps == 2 and float(result.learner.objective.center.abs().max()) > 0

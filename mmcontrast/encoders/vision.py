@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Sequence
 
 import torch
@@ -43,6 +44,7 @@ class VisionEncoder(nn.Module):
         super().__init__()
         self.backbone = load_backbone(model, config, config_overrides)
         self.freeze_patch_embedding = freeze_patch_embedding
+        self._interpolates = "interpolate_pos_encoding" in inspect.signature(self.backbone.forward).parameters
         if freeze_patch_embedding:
             for param in patch_embedding(self.backbone).parameters():
                 param.requires_grad_(False)
@@ -90,7 +92,12 @@ class VisionEncoder(nn.Module):
         return {"pixel_values": (pixels - mean[None, :, None, None]) / std[None, :, None, None]}
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        out = self.backbone(pixel_values=inputs["pixel_values"])
+        pixels = inputs["pixel_values"]
+        kwargs = {}
+        size = getattr(self.backbone.config, "image_size", None)
+        if isinstance(size, int) and tuple(pixels.shape[-2:]) != (size, size) and self._interpolates:
+            kwargs["interpolate_pos_encoding"] = True  # a ViT given multi-crop local crops of another size
+        out = self.backbone(pixel_values=pixels, **kwargs)
         pooled = getattr(out, "pooler_output", None)
         if pooled is None:
             pooled = out.last_hidden_state[:, 0]
