@@ -36,9 +36,9 @@ from mmcontrast.evaluation.frozen import FrozenFeaturesEvaluator  # noqa: E402
 from mmcontrast.training import train  # noqa: E402
 from mmcontrast.training.build import build_model  # noqa: E402
 
-METHODS = ["simclr", "moco_v2", "moco_v3", "byol", "simsiam", "barlow_twins", "vicreg", "swav", "instdisc", "pirl",
-           "supcon"]
-VIEWS_PER_SAMPLE = {"swav": 6}  # 2 global + 4 local crops; every other method encodes 2 views
+METHODS = ["simclr", "moco_v2", "moco_v3", "byol", "simsiam", "barlow_twins", "vicreg", "swav", "dino", "instdisc",
+           "pirl", "supcon"]
+VIEWS_PER_SAMPLE = {"swav": 6, "dino": 6}  # 2 global + 4 local crops; every other method encodes 2 views
 
 
 def config_path(method: str) -> Path:

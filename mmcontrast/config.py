@@ -387,6 +387,13 @@ def _check_objective_composition(cfg: Config, source: str) -> None:
         check_composition(cfg.objective, cfg.miner, cfg.view, cfg.data.train)
     except ValueError as err:
         raise ConfigError(f"{source}: {err}") from None
+    if cfg.objective.get("name") == "dino":
+        if cfg.target is None or cfg.target.get("name") != "momentum":
+            raise ConfigError(f"{source}: objective 'dino' distils a momentum teacher: set target: {{name: momentum}} "
+                              f"(got target {cfg.target!r})")
+        if cfg.predictor is not None:
+            raise ConfigError(f"{source}: objective 'dino' compares the student's and the teacher's heads directly: "
+                              "unset predictor")
 
 
 def config_to_yaml(cfg: Config) -> str:

@@ -1,5 +1,5 @@
 """The metric-learning losses and miners under 2 CPU processes (gloo) equal 1 process over the concatenated batch:
-loss and parameters after one SGD step (tolerance 1e-5). Labelled data with views that are the same in every process
+loss and parameters after one SGD step (tolerance 1e-5); DINO's center too. Labelled data with views that are the same in every process
 (sklearn digits; view 1 the image, view 2 its mirror image) and a tiny ViT (LayerNorm: no batch statistics that
 would differ between a batch of 16 and two of 8)."""
 
@@ -34,6 +34,12 @@ SCENARIOS = {
     "multi_similarity+miner": {"objective": {"name": "multi_similarity"}, "miner": {"name": "multi_similarity"}},
     "align_uniform": {"objective": {"name": "align_uniform"}},
     "triplet+semi_hard": {"objective": {"name": "triplet", "margin": 0.5}, "miner": {"name": "semi_hard"}},
+    # DINO: the center is an EMA of the teacher outputs over the GLOBAL batch (center_momentum 0.5 makes a
+    # per-process mean visible); teacher = momentum encoder + DINO head
+    "dino": {"head": {"name": "dino", "hidden_dims": [32], "bottleneck_dim": 16, "num_prototypes": 24},
+             "target": {"name": "momentum", "momentum": 0.9, "final_momentum": 0.9}, "symmetric": "mean",
+             "negatives": {"name": "none"},
+             "objective": {"name": "dino", "teacher_temperature": 0.04, "center_momentum": 0.5}},
     "pairwise+batch_hard": {"objective": {"name": "pairwise_contrastive", "distance": "euclidean", "margin": 1.0},
                             "miner": {"name": "batch_hard"}},
 }

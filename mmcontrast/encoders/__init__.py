@@ -3,7 +3,7 @@
 
 from ..registry import Registry
 from .dual_encoder import DualEncoderModel
-from .heads import MLPHead
+from .heads import DINOHead, MLPHead
 from .model import ContrastiveModel
 from .target import MomentumTarget, StopGradientTarget, Target
 from .text import TextEncoder
@@ -17,12 +17,13 @@ ENCODERS.register("dual_encoder")(DualEncoderModel)  # a whole image-text model 
 
 HEADS: Registry[type] = Registry("head")
 HEADS.register("mlp")(MLPHead)
+HEADS.register("dino")(DINOHead)
 
 TARGETS: Registry[type[Target]] = Registry("target")
 TARGETS.register("momentum")(MomentumTarget)
 TARGETS.register("stop_gradient")(StopGradientTarget)
 
 __all__ = [
-    "ENCODERS", "HEADS", "TARGETS", "ContrastiveModel", "TextEncoder", "VisionEncoder", "MLPHead", "Target",
+    "ENCODERS", "HEADS", "TARGETS", "ContrastiveModel", "TextEncoder", "VisionEncoder", "MLPHead", "DINOHead", "Target",
     "MomentumTarget", "StopGradientTarget", "TwoTowerModel", "DualEncoderModel",
 ]

@@ -51,3 +51,45 @@ class MLPHead(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+
+class DINOHead(nn.Module):
+    """DINO's projection head (Caron et al. 2021, "Emerging Properties in Self-Supervised Vision Transformers",
+    Sec. 3.1 and Appendix): an MLP ``input_dim -> hidden_dims... -> bottleneck_dim`` (GELU between layers), L2
+    normalisation, then a weight-normalised linear layer without bias onto ``num_prototypes`` outputs:
+    (N, input_dim) -> (N, K) scores ``normalize(z) @ normalize(W).T`` in [-1, 1] (the paper's
+    ``norm_last_layer=True``: weight norm with its gain fixed to 1). The ``dino`` objective turns them into the
+    student and teacher softmaxes; the momentum target keeps an EMA copy of the whole head, prototypes included.
+
+    Args:
+        input_dim: injected from the encoder's embedding size.
+        hidden_dims: hidden layers of the MLP (paper: [2048, 2048]).
+        bottleneck_dim: the MLP's output, normalised (paper: 256).
+        num_prototypes: K, the number of outputs (paper: 65,536; a few hundred on small data).
+        batch_norm: BatchNorm after hidden layers (off in the paper's ViT setting).
+        train_only: drop the head at evaluation and export (the backbone features are the representation).
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        hidden_dims: list[int] | None = None,
+        bottleneck_dim: int = 256,
+        num_prototypes: int = 4096,
+        activation: str = "gelu",
+        batch_norm: bool = False,
+        train_only: bool = True,
+    ) -> None:
+        super().__init__()
+        if num_prototypes < 2:
+            raise ValueError(f"head.num_prototypes must be >= 2, got {num_prototypes}")
+        self.mlp = MLPHead(input_dim, hidden_dims if hidden_dims is not None else [2048, 2048], bottleneck_dim,
+                           activation=activation, batch_norm=batch_norm, train_only=train_only)
+        self.prototypes = nn.Parameter(torch.empty(num_prototypes, bottleneck_dim))
+        nn.init.trunc_normal_(self.prototypes, std=0.02)
+        self.train_only = train_only
+        self.output_dim = num_prototypes
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = nn.functional.normalize(self.mlp(x), dim=-1)
+        return z @ nn.functional.normalize(self.prototypes, dim=-1).T

@@ -101,4 +101,7 @@ class MomentumTarget(Target):
     def update(self, online: ContrastiveModel, step: int, total_steps: int) -> None:
         m = self.momentum_at(step, total_steps)
         for target, source in zip(self.model.parameters(), online.parameters()):
-            target.mul_(m).add_(source.detach(), alpha=1.0 - m)
+            if source.requires_grad:
+                target.mul_(m).add_(source.detach(), alpha=1.0 - m)
+            else:  # a frozen online parameter (a ViT's patch projection) stays bit-identical in the target too
+                target.copy_(source.detach())

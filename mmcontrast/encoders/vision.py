@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Sequence
 
 import torch
@@ -22,6 +23,10 @@ class VisionEncoder(nn.Module):
         image_size: side the images are resized to before the backbone.
         mean, std: per-channel normalisation (one value per channel, or one for all).
         config_overrides: transformers config attributes to change.
+        freeze_patch_embedding: keep the patch projection (``embeddings.patch_embeddings`` of a ViT, DeiT,
+            ConvNeXt, ...) fixed at its initial weights: no gradient, no optimizer update, bit-identical
+            through training (MoCo v3, Chen et al. 2021, Sec. 5: a random, frozen patch projection removes the
+            loss spikes of ViT training). A backbone without a patch embedding (ResNet) is an error naming it.
     """
 
     modality = "vision"
@@ -34,9 +39,15 @@ class VisionEncoder(nn.Module):
         mean: Sequence[float] = (0.5,),
         std: Sequence[float] = (0.5,),
         config_overrides: dict[str, Any] | None = None,
+        freeze_patch_embedding: bool = False,
     ) -> None:
         super().__init__()
         self.backbone = load_backbone(model, config, config_overrides)
+        self.freeze_patch_embedding = freeze_patch_embedding
+        self._interpolates = "interpolate_pos_encoding" in inspect.signature(self.backbone.forward).parameters
+        if freeze_patch_embedding:
+            for param in patch_embedding(self.backbone).parameters():
+                param.requires_grad_(False)
         self.image_size = image_size
         self.num_channels = int(getattr(self.backbone.config, "num_channels", 3))
         self.register_buffer("mean", _channel_vector(mean, self.num_channels, "mean"), persistent=False)
@@ -81,11 +92,30 @@ class VisionEncoder(nn.Module):
         return {"pixel_values": (pixels - mean[None, :, None, None]) / std[None, :, None, None]}
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        out = self.backbone(pixel_values=inputs["pixel_values"])
+        pixels = inputs["pixel_values"]
+        kwargs = {}
+        size = getattr(self.backbone.config, "image_size", None)
+        if isinstance(size, int) and tuple(pixels.shape[-2:]) != (size, size) and self._interpolates:
+            kwargs["interpolate_pos_encoding"] = True  # a ViT given multi-crop local crops of another size
+        out = self.backbone(pixel_values=pixels, **kwargs)
         pooled = getattr(out, "pooler_output", None)
         if pooled is None:
             pooled = out.last_hidden_state[:, 0]
         return pooled.flatten(1)
+
+
+def patch_embedding(backbone: nn.Module) -> nn.Module:
+    """The patch projection of a Hugging Face vision backbone: ``embeddings.patch_embeddings`` (ViT, DeiT, BEiT,
+    ConvNeXt, Swin, ...; a ViT's holds the (hidden, C, P, P) convolution ``projection``). ValueError naming the
+    backbone when it has none (ResNet embeds with a 7x7 convolution and pooling, not patches)."""
+    embeddings = getattr(backbone, "embeddings", None)
+    module = getattr(embeddings, "patch_embeddings", None)
+    if not isinstance(module, nn.Module) or not any(True for _ in module.parameters()):
+        model_type = getattr(getattr(backbone, "config", None), "model_type", "?")
+        raise ValueError(f"encoder.freeze_patch_embedding: backbone {type(backbone).__name__} (model_type "
+                         f"'{model_type}') has no patch embedding (embeddings.patch_embeddings); it applies to "
+                         "patch-based backbones such as ViT")
+    return module
 
 
 def pil_bilinear_resize(images: torch.Tensor, size: int) -> torch.Tensor:

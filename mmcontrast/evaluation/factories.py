@@ -204,6 +204,43 @@ def frozen_features(
                                    batch_size=batch_size)
 
 
+def layer_probe(
+    train: dict[str, Any],
+    test: dict[str, Any],
+    stages: list[str] | None = None,
+    pooling: str = "cls",
+    k: int = 200,
+    temperature: float = 0.1,
+    epochs: int = 100,
+    lr: float | None = None,
+    weight_decay: float = 1e-3,
+    optimizer: str = "lbfgs",
+    probe_batch_size: int = 1024,
+    seed: int = 0,
+    filters_path: str | None = None,
+    max_filters: int = 64,
+    prefix: str = "layer_probe",
+    image_column: str = "image",
+    label_column: str = "label",
+    batch_size: int = 256,
+) -> Any:
+    """kNN and linear-probe accuracy of every named stage of the vision backbone (``stages``: ResNet ``stem``,
+    ``stage1``..; ViT ``embeddings``, ``block1``..; null: all), ``{prefix}/<stage>/knn_accuracy`` and
+    ``.../linear_accuracy``; token stages pooled by ``cls`` or ``mean``. ``filters_path``: a PNG grid of the first
+    convolution's filters (at most ``max_filters``)."""
+    from .layer_probe import LayerProbeEvaluator
+    from .linear_probe import check_probe_args
+
+    check_probe_args(epochs, lr, weight_decay, probe_batch_size, optimizer, f"layer_probe evaluator '{prefix}'")
+    train_images, train_labels = labelled_images(train, "layer_probe evaluator 'train'", image_column, label_column)
+    test_images, test_labels = labelled_images(test, "layer_probe evaluator 'test'", image_column, label_column)
+    return LayerProbeEvaluator(train_images, train_labels, test_images, test_labels, stages=stages, pooling=pooling,
+                               k=k, temperature=temperature, epochs=epochs, lr=lr, weight_decay=weight_decay,
+                               probe_batch_size=probe_batch_size, optimizer=optimizer, seed=seed,
+                               filters_path=filters_path, max_filters=max_filters, name=prefix,
+                               batch_size=batch_size)
+
+
 def neighbour_grid(
     train: dict[str, Any],
     test: dict[str, Any],

@@ -1,7 +1,7 @@
 """The shared objective layer: losses over role-keyed embeddings. One registry: ``OBJECTIVES``.
 
 Each objective is a pure function (``info_nce``, ``nt_xent``, ``supcon``, ``batch_hard_triplet``,
-``pairwise_contrastive``, ``sigmoid_loss``, ``byol_loss``, ``negative_cosine``, ``barlow_twins``, ``vicreg``, ``sinkhorn``) and a
+``pairwise_contrastive``, ``sigmoid_loss``, ``byol_loss``, ``negative_cosine``, ``barlow_twins``, ``vicreg``, ``sinkhorn``, ``dino_loss``) and a
 module that reads an ``EmbeddingBatch``. Metric-learning losses: ``nce``, ``n_pair``, ``lifted_structured``,
 ``circle``, ``soft_nearest_neighbour``, ``multi_similarity``, ``align_uniform``. Embeddings are compared through a
 kind of ``DISTANCES`` (cosine, dot, euclidean, squared_euclidean, manhattan).
@@ -11,6 +11,7 @@ from ..registry import Registry
 from .align_uniform import AlignUniform, align_uniform
 from .base import Objective, Temperature
 from .circle import Circle, circle
+from .dino import DINO, dino_loss
 from .distances import DISTANCES, DistanceKind, get_distance
 from .clip import CLIPLoss
 from .info_nce import InfoNCE, NTXent, info_nce, nt_xent
@@ -37,6 +38,7 @@ OBJECTIVES.register("simsiam")(SimSiam)
 OBJECTIVES.register("barlow_twins")(BarlowTwins)
 OBJECTIVES.register("vicreg")(VICReg)
 OBJECTIVES.register("swav")(SwAV)
+OBJECTIVES.register("dino")(DINO)
 OBJECTIVES.register("nce")(NCE)
 OBJECTIVES.register("n_pair")(NPair)
 OBJECTIVES.register("lifted_structured")(LiftedStructured)
@@ -51,7 +53,7 @@ __all__ = [
     "OBJECTIVES", "Objective", "Temperature", "InfoNCE", "NTXent", "SupCon", "BatchHardTriplet",
     "PairwiseContrastive", "BYOL", "SimSiam", "BarlowTwins", "VICReg", "SwAV", "info_nce", "nt_xent", "supcon",
     "batch_hard_triplet", "pairwise_contrastive", "byol_loss", "negative_cosine", "barlow_twins", "vicreg",
-    "sinkhorn", "CLIPLoss", "SigLIP", "sigmoid_loss",
+    "sinkhorn", "DINO", "dino_loss", "CLIPLoss", "SigLIP", "sigmoid_loss",
     "DISTANCES", "DistanceKind", "get_distance", "NCE", "NPair", "LiftedStructured", "Circle",
     "SoftNearestNeighbour", "MultiSimilarity", "AlignUniform", "nce", "n_pair", "lifted_structured", "circle",
     "soft_nearest_neighbour", "multi_similarity", "align_uniform",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -58,6 +58,14 @@ class Objective(nn.Module):
     def keys(self, batch: EmbeddingBatch) -> torch.Tensor | None:
         """The positives as this objective compares them (what a queue or memory bank must store): (B, D)."""
         return batch.positive
+
+    def after_loss(self, batches: Sequence[EmbeddingBatch]) -> None:
+        """Called once per training loss computation with every loss direction's batch (all processes call it:
+        it may be collective), after the losses: state that follows the batch (DINO's center) updates here."""
+
+    def after_optimizer_step(self, step: int, total_steps: int) -> None:
+        """Called after optimizer step ``step`` (from 1) of ``total_steps``: schedules (DINO's teacher
+        temperature) follow it."""
 
 
 class Temperature(nn.Module):

@@ -169,6 +169,7 @@ class Learner(nn.Module):
         if self.training:
             keys = [self.objective.keys(b) for b in directions]
             self.objective.negatives.update([k for k in keys if k is not None], indices)
+            self.objective.after_loss(directions)
         return loss, directions[0]
 
     def _arrange_crops(self, crop_embeddings: Sequence[torch.Tensor], layout: RoleLayout) -> torch.Tensor | None:
@@ -183,8 +184,10 @@ class Learner(nn.Module):
         return torch.cat(parts, dim=0).transpose(0, 1)
 
     def after_optimizer_step(self, step: int, total_steps: int) -> None:
-        """Momentum update of the target branch (no-op without one); a dual encoder's logit scale is clamped."""
+        """Momentum update of the target branch (no-op without one), the objective's schedules (DINO's teacher
+        temperature); a dual encoder's logit scale is clamped."""
         if self.target is not None:
             self.target.update(self.model, step, total_steps)
+        self.objective.after_optimizer_step(step, total_steps)
         if isinstance(self.model, DualEncoderModel):
             self.model.clamp_logit_scale()
