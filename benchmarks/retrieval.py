@@ -46,6 +46,8 @@ def main() -> None:
                         help="training configs (their evaluators are replaced by this benchmark's)")
     parser.add_argument("--output", type=Path,
                         default=REPO_ROOT / "benchmarks" / "results" / "retrieval_cranfield_cpu.json")
+    parser.add_argument("--eval-max-length", type=int, default=256,
+                        help="token limit of every dense model at evaluation (training may truncate shorter)")
     args = parser.parse_args()
 
     data = load_beir(args.data, args.split, skip_empty=True, warn=False)
@@ -59,6 +61,7 @@ def main() -> None:
               + (f"  ({seconds:.0f} s training)" if seconds else ""), flush=True)
 
     def dense(model) -> dict[str, float]:
+        model.encoder.max_length = args.eval_max_length  # the same passage length for every dense model
         return {k.split("/", 1)[1]: v for k, v in evaluate(model).items()}
 
     bm25 = bm25_run(args.data, args.split, skip_empty=True)
@@ -85,7 +88,7 @@ def main() -> None:
         "benchmark": "retrieval", "data": f"retrieval_cranfield ({args.split}: {len(data.evaluated()[0])} queries, "
                                           f"{len(data.passage_ids)} passages)",
         "configs": [str(c.relative_to(REPO_ROOT)) if c.is_relative_to(REPO_ROOT) else str(c) for c in args.configs],
-        "device": "cpu", "cpu_count": os.cpu_count(), "torch": torch.__version__, "platform": platform.platform(),
+        "eval_max_length": args.eval_max_length, "device": "cpu", "cpu_count": os.cpu_count(), "torch": torch.__version__, "platform": platform.platform(),
         "rows": rows,
     }, indent=2))
     print(f"wrote {args.output}")
