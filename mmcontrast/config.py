@@ -361,6 +361,12 @@ def validate(cfg: Config, source: str = "config") -> None:
         raise ConfigError(f"{source}: 'evaluators' must be a list of components")
     for i, evaluator in enumerate(cfg.evaluators):
         validate_component(evaluator, f"evaluators[{i}]", "evaluators", source)
+        check = getattr(_registry("evaluators").get(evaluator["name"]), "check_params", None)
+        if check is not None:  # an evaluator's own check of nested values (e.g. retrieval's index spec)
+            try:
+                check({k: v for k, v in evaluator.items() if k != "name"}, f"evaluators[{i}]")
+            except ValueError as err:
+                raise ConfigError(f"{source}: {err}") from None
     t = cfg.train
     if t.batch_size < 1:
         raise ConfigError(f"{source}: train.batch_size must be >= 1, got {t.batch_size}")

@@ -338,17 +338,35 @@ def retrieval(
     chunk_size: int = 50_000,
     prefix: str = "retrieval",
     batch_size: int = 128,
+    index: dict[str, Any] | None = None,
+    compare_exact: bool = False,
 ) -> Any:
     """Dense retrieval on a BEIR folder (``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv``): exact top-k
     search by ``similarity`` (``cos`` or ``dot``); ``{prefix}/ndcg@10`` (primary), ``mrr@k``, ``recall@k`` for
     ``k_values`` and 10, and ``map``. Queries are encoded with ``role="query"``, passages (title + text unless
     ``include_title: false``) with ``role="passage"`` when the model's ``encode`` takes a role. ``skip_empty``
-    leaves passages and queries with an empty text out (reported with counts) instead of failing."""
+    leaves passages and queries with an empty text out (reported with counts) instead of failing.
+    ``index: {kind: flat | ivf | hnsw, ...}`` searches a FAISS index instead (needs ``mmcontrast[ann]``);
+    ``compare_exact: true`` adds ``{prefix}/ann_recall@10`` against the exact search."""
     from ..retrieval import RetrievalEvaluator, load_beir
 
     return RetrievalEvaluator(load_beir(path, split, skip_empty=skip_empty), k_values=list(k_values), similarity=similarity,  # type: ignore[arg-type]
                               query_prefix=query_prefix, passage_prefix=passage_prefix, include_title=include_title,
-                              chunk_size=chunk_size, name=prefix, batch_size=batch_size)
+                              chunk_size=chunk_size, name=prefix, batch_size=batch_size, index=index,
+                              compare_exact=compare_exact)
+
+
+def _check_retrieval_params(params: dict[str, Any], key: str) -> None:
+    """Config-time check of the ``index`` spec (a ValueError naming ``<key>.index.<x>``)."""
+    from ..retrieval.ann import check_index_spec
+
+    if params.get("index") is not None:
+        check_index_spec(params["index"], f"{key}.index")
+    if params.get("compare_exact") and params.get("index") is None:
+        raise ValueError(f"'{key}.compare_exact' needs '{key}.index' (without an index the search is exact)")
+
+
+retrieval.check_params = _check_retrieval_params  # type: ignore[attr-defined]
 
 
 def inverse_cloze(

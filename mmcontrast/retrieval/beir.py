@@ -289,3 +289,12 @@ def load_beir(path: str | PathLike[str], split: str = "test", skip_empty: bool =
         raise ValueError(f"{qrels_file}: no query has a relevant judgement (grade > 0) naming a known query and "
                          f"passage" + (f"; {report}" if report else ""))
     return BeirData(folder, split, passage_ids, titles, texts, query_ids, queries, qrels, stats)
+
+
+def load_beir_corpus(path: str | PathLike[str], skip_empty: bool = False) -> tuple[list[str], list[str]]:
+    """``(passage_ids, passages)`` of a BEIR folder's ``corpus.jsonl`` alone (no queries or judgements needed),
+    passages as ``title + " " + text`` (``BeirData.passages``). Errors as ``load_beir``'s."""
+    corpus_file = Path(path) / "corpus.jsonl"
+    _require_file(corpus_file, "corpus")
+    ids, titles, texts, _ = _read_jsonl(corpus_file, with_title=True, skip_empty=skip_empty)
+    return ids, [f"{title} {text}" if title.strip() else text for title, text in zip(titles, texts)]

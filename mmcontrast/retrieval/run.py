@@ -12,10 +12,11 @@ Run = dict[str, list[str]]
 
 
 def run_from_indices(query_ids: Sequence[str], passage_ids: Sequence[str], indices: torch.Tensor) -> Run:
-    """Turn top-k passage rows (Q, k) (e.g. from ``search.top_k``) into ``{query_id: [passage_id, ...]}``."""
+    """Turn top-k passage rows (Q, k) (e.g. from ``search.top_k``) into ``{query_id: [passage_id, ...]}``; a row
+    of -1 (a slot an ANN index could not fill) is left out."""
     if indices.dim() != 2 or indices.shape[0] != len(query_ids):
         raise ValueError(f"indices must be (Q={len(query_ids)}, k), got shape {tuple(indices.shape)}")
-    return {qid: [passage_ids[i] for i in row] for qid, row in zip(query_ids, indices.tolist())}
+    return {qid: [passage_ids[i] for i in row if i >= 0] for qid, row in zip(query_ids, indices.tolist())}
 
 
 @dataclass
