@@ -12,6 +12,7 @@ from .permutation import SentencePermutation
 from .rotation import Rotation
 from .sentences import NextSentence
 from .text import SimCSESupervised, SimCSEUnsupervised
+from .skipgram import SkipGram
 
 VIEWS: Registry[type] = Registry("view")
 VIEWS.register("simcse_unsup")(SimCSEUnsupervised)
@@ -26,8 +27,9 @@ VIEWS.register("inverse_cloze")(InverseCloze)
 VIEWS.register("title_body")(TitleBody)
 VIEWS.register("query_passage")(QueryPassage)
 VIEWS.register("image_caption")(ImageCaption)
+VIEWS.register("skipgram")(SkipGram)
 
 __all__ = [
     "VIEWS", "View", "ViewBatch", "SimCSEUnsupervised", "SimCSESupervised", "TwoViewAugment", "MultiCrop",
-    "Jigsaw", "Rotation", "NextSentence", "SentencePermutation", "InverseCloze", "TitleBody", "QueryPassage", "ImageCaption",
+    "Jigsaw", "Rotation", "NextSentence", "SentencePermutation", "InverseCloze", "TitleBody", "QueryPassage", "ImageCaption", "SkipGram",
 ]
