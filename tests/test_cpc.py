@@ -2,7 +2,8 @@
 past, windows and errors, the loss through the Learner's sequence hook is the objective layer's InfoNCE against a
 naive loop, and configs/nlp/cpc_wiki_offline.yaml through ``train()`` (the packaged MiniLM frozen, its embeddings
 cached) raises held-out future-prediction Recall@1 far above the untrained context (measured with the full config:
-0.012 -> 0.34 among 32 after 300 steps; the test runs 120 steps on 150 training rows)."""
+0.012 -> 0.555 among 32 after 300 steps; the test, 100 steps on 100 training rows: 0.008 -> 0.30 among 32 on 128
+held-out windows, about 25 s)."""
 
 from __future__ import annotations
 
@@ -123,8 +124,8 @@ def test_cpc_config_learns_future_prediction_on_held_out_articles(tmp_path: Path
     from mmcontrast.training import train
 
     shared("wiki", "wiki1m_for_simcse.first11914.txt")
-    cfg = load_config(CONFIG, [f"output_dir={tmp_path}", "train.max_steps=120", "train.progress_bar=false",
-                               "data.train.limit=150"])
+    cfg = load_config(CONFIG, [f"output_dir={tmp_path}", "train.max_steps=100", "train.progress_bar=false",
+                               "data.train.limit=100"])
     cfg.evaluators[0]["max_windows"] = 128
     result = train(cfg)
     before, after = result.initial_metrics["future/recall@1"], result.final_metrics["future/recall@1"]
