@@ -9,6 +9,7 @@ from .hub import hf
 from .image_text import image_captions, labelled_captions
 from .images import ImageDataset, fashion_mnist, idx_images, mnist, sklearn_digits
 from .text import RowsDataset, text_lines, tsv
+from .skipgram import skipgram_pairs_dataset
 
 DATASETS: Registry = Registry("dataset")
 DATASETS.register("text_lines")(text_lines)
@@ -23,6 +24,7 @@ DATASETS.register("image_captions")(image_captions)
 DATASETS.register("labelled_captions")(labelled_captions)
 DATASETS.register("beir_corpus")(beir_corpus)
 DATASETS.register("beir_pairs")(beir_pairs)
+DATASETS.register("skipgram_pairs")(skipgram_pairs_dataset)
 
 
 def build_dataset(component: dict):

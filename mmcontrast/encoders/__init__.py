@@ -9,11 +9,15 @@ from .target import MomentumTarget, StopGradientTarget, Target
 from .text import TextEncoder
 from .two_tower import TwoTowerModel
 from .vision import VisionEncoder
+from .words import WordVectors
+from ..sequence.cpc import CPCEncoder
 
 ENCODERS: Registry[type] = Registry("encoder")
 ENCODERS.register("text")(TextEncoder)
 ENCODERS.register("vision")(VisionEncoder)
 ENCODERS.register("dual_encoder")(DualEncoderModel)  # a whole image-text model (towers + projections)
+ENCODERS.register("word_embeddings")(WordVectors)  # one word2vec table (skip-gram: two towers)
+ENCODERS.register("cpc")(CPCEncoder)  # sentence encoder + GRU context + step predictors
 
 HEADS: Registry[type] = Registry("head")
 HEADS.register("mlp")(MLPHead)

@@ -2,6 +2,8 @@
 
 from ..registry import Registry
 from . import factories, image_text_factories
+from .future_prediction import future_prediction
+from .word_similarity import word_similarity
 
 EVALUATORS: Registry = Registry("evaluator")
 EVALUATORS.register("sts")(factories.sts)
@@ -19,5 +21,7 @@ EVALUATORS.register("order_recovery")(factories.order_recovery)
 EVALUATORS.register("inverse_cloze")(factories.inverse_cloze)
 EVALUATORS.register("zero_shot")(image_text_factories.zero_shot)
 EVALUATORS.register("image_text_retrieval")(image_text_factories.image_text_retrieval)
+EVALUATORS.register("word_similarity")(word_similarity)
+EVALUATORS.register("future_prediction")(future_prediction)
 
 __all__ = ["EVALUATORS"]

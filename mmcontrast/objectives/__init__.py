@@ -19,6 +19,7 @@ from .lifted import LiftedStructured, lifted_structured
 from .multi_similarity import MultiSimilarity, multi_similarity
 from .n_pair import NPair, n_pair
 from .nce import NCE, nce
+from .negative_sampling import NegativeSampling
 from .negative_free import BYOL, BarlowTwins, SimSiam, VICReg, barlow_twins, byol_loss, negative_cosine, vicreg
 from .siglip import SigLIP, sigmoid_loss
 from .pairwise import PairwiseContrastive, pairwise_contrastive
@@ -48,6 +49,7 @@ OBJECTIVES.register("multi_similarity")(MultiSimilarity)
 OBJECTIVES.register("align_uniform")(AlignUniform)
 OBJECTIVES.register("clip")(CLIPLoss)
 OBJECTIVES.register("siglip")(SigLIP)
+OBJECTIVES.register("negative_sampling")(NegativeSampling)
 
 __all__ = [
     "OBJECTIVES", "Objective", "Temperature", "InfoNCE", "NTXent", "SupCon", "BatchHardTriplet",
@@ -56,5 +58,5 @@ __all__ = [
     "sinkhorn", "DINO", "dino_loss", "CLIPLoss", "SigLIP", "sigmoid_loss",
     "DISTANCES", "DistanceKind", "get_distance", "NCE", "NPair", "LiftedStructured", "Circle",
     "SoftNearestNeighbour", "MultiSimilarity", "AlignUniform", "nce", "n_pair", "lifted_structured", "circle",
-    "soft_nearest_neighbour", "multi_similarity", "align_uniform",
+    "soft_nearest_neighbour", "multi_similarity", "align_uniform", "NegativeSampling",
 ]

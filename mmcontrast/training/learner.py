@@ -20,13 +20,15 @@ SYMMETRIC = ("none", "sum", "mean")
 
 @dataclass(frozen=True)
 class RoleLayout:
-    """Row counts of each role inside the single forward: query B, positive B or 0, negatives K x B, and the
-    number of crops in each multi-crop resolution group."""
+    """Row counts of each role inside the single forward: query B, positive B or 0, negatives K x B, the
+    number of crops in each multi-crop resolution group, and T when the query rows are sequences of T items
+    (``batch`` = sequences x T; 0 otherwise)."""
 
     batch: int
     has_positive: bool
     num_negatives: int
     crop_groups: tuple[int, ...] = ()
+    sequence_length: int = 0
 
 
 def flatten_views(
@@ -65,7 +67,8 @@ def flatten_views(
         same = [c for c in views.crops or [] if tuple(c.shape[-2:]) == size]
         crop_inputs.append(model.prepare(torch.cat(same, dim=0), keep_size=True))
         crop_groups.append(len(same))
-    layout = RoleLayout(len(views.query), views.positive is not None, len(negatives), tuple(crop_groups))
+    layout = RoleLayout(len(views.query), views.positive is not None, len(negatives), tuple(crop_groups),
+                        views.sequence_length or 0)
     return inputs, layout, crop_inputs
 
 
@@ -151,26 +154,46 @@ class Learner(nn.Module):
     ) -> tuple[torch.Tensor, EmbeddingBatch]:
         """The loss from the online model's embeddings (N_total, D), the keys (N_total, D) and the embeddings of
         each multi-crop resolution group (V_g * B, D): predictor, split by role, objective, negatives update.
-        ``forward`` and gradient caching (which embeds in chunks) share it."""
-        predictions = self.predictor(online) if self.predictor is not None else online
-        q_pred, p_pred, _ = split_embeddings(predictions, layout)
-        q_key, p_key, negatives = split_embeddings(keys, layout)
-        crops = self._arrange_crops(crop_embeddings, layout)
-        scale = self.model.logit_scale() if isinstance(self.model, DualEncoderModel) else None
-        directions = [EmbeddingBatch(q_pred, p_key, negatives, labels, crops, indices, scale)]
-        if self.symmetric != "none":
-            if p_pred is None or q_key is None:
-                raise ValueError("symmetric loss needs a positive view")
-            directions.append(EmbeddingBatch(p_pred, q_key, negatives, labels, crops, indices, scale))
-        losses = [self.objective(batch) for batch in directions]
-        loss = losses[0] if len(losses) == 1 else torch.stack(losses).sum()
-        if self.symmetric == "mean":
-            loss = loss / len(losses)
+        ``forward`` and gradient caching (which embeds in chunks) share it. Sequences (``layout.sequence_length``)
+        go through ``sequence_directions`` instead, and their losses are averaged."""
+        if layout.sequence_length:
+            directions = self.sequence_directions(online, layout)
+            loss = torch.stack([self.objective(batch) for batch in directions]).mean()
+        else:
+            predictions = self.predictor(online) if self.predictor is not None else online
+            q_pred, p_pred, _ = split_embeddings(predictions, layout)
+            q_key, p_key, negatives = split_embeddings(keys, layout)
+            crops = self._arrange_crops(crop_embeddings, layout)
+            scale = self.model.logit_scale() if isinstance(self.model, DualEncoderModel) else None
+            directions = [EmbeddingBatch(q_pred, p_key, negatives, labels, crops, indices, scale)]
+            if self.symmetric != "none":
+                if p_pred is None or q_key is None:
+                    raise ValueError("symmetric loss needs a positive view")
+                directions.append(EmbeddingBatch(p_pred, q_key, negatives, labels, crops, indices, scale))
+            losses = [self.objective(batch) for batch in directions]
+            loss = losses[0] if len(losses) == 1 else torch.stack(losses).sum()
+            if self.symmetric == "mean":
+                loss = loss / len(losses)
         if self.training:
             keys = [self.objective.keys(b) for b in directions]
             self.objective.negatives.update([k for k in keys if k is not None], indices)
             self.objective.after_loss(directions)
         return loss, directions[0]
+
+    def sequence_directions(self, online: torch.Tensor, layout: RoleLayout) -> list[EmbeddingBatch]:
+        """Sequence views (contrastive predictive coding): the (S * T, D) embeddings of S sequences of T items ->
+        the encoder's own (prediction, target) batches, one per step ahead (``sequence_batches`` of encoder
+        ``cpc``). Head, predictor, target and symmetric have no meaning here and are errors."""
+        encoder = getattr(self.model, "encoder", None)
+        batches = getattr(encoder, "sequence_batches", None)
+        extra = {"head": getattr(self.model, "head", None), "predictor": self.predictor, "target": self.target}
+        unsupported = [key for key, value in extra.items() if value is not None]
+        if batches is None or unsupported or self.symmetric != "none":
+            raise ValueError("a view of sequences (e.g. 'sentence_windows') needs a sequence encoder that predicts "
+                             "later steps (encoder: {name: cpc, ...}), without head, predictor, target or symmetric"
+                             f" (got encoder {type(encoder).__name__}, set: {unsupported + (['symmetric'] if self.symmetric != 'none' else [])})")
+        t = layout.sequence_length
+        return batches(online.reshape(layout.batch // t, t, -1))
 
     def _arrange_crops(self, crop_embeddings: Sequence[torch.Tensor], layout: RoleLayout) -> torch.Tensor | None:
         """Multi-crop embeddings, one (V_g * B, D) per resolution group -> (B, V, D) through the predictor."""

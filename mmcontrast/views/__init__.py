@@ -12,6 +12,8 @@ from .permutation import SentencePermutation
 from .rotation import Rotation
 from .sentences import NextSentence
 from .text import SimCSESupervised, SimCSEUnsupervised
+from .skipgram import SkipGram
+from .windows import SentenceWindows
 
 VIEWS: Registry[type] = Registry("view")
 VIEWS.register("simcse_unsup")(SimCSEUnsupervised)
@@ -26,8 +28,10 @@ VIEWS.register("inverse_cloze")(InverseCloze)
 VIEWS.register("title_body")(TitleBody)
 VIEWS.register("query_passage")(QueryPassage)
 VIEWS.register("image_caption")(ImageCaption)
+VIEWS.register("skipgram")(SkipGram)
+VIEWS.register("sentence_windows")(SentenceWindows)
 
 __all__ = [
     "VIEWS", "View", "ViewBatch", "SimCSEUnsupervised", "SimCSESupervised", "TwoViewAugment", "MultiCrop",
-    "Jigsaw", "Rotation", "NextSentence", "SentencePermutation", "InverseCloze", "TitleBody", "QueryPassage", "ImageCaption",
+    "Jigsaw", "Rotation", "NextSentence", "SentencePermutation", "InverseCloze", "TitleBody", "QueryPassage", "ImageCaption", "SkipGram", "SentenceWindows",
 ]

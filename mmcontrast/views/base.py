@@ -25,6 +25,9 @@ class ViewBatch:
             another resolution than query/positive: multi-crop's local crops (Caron et al. 2020, SwAV).
             Embedded in one forward per resolution.
         indices: (B,) long dataset row of each sample, for index-addressed negatives (memory bank), or None.
+        sequence_length: T when ``query`` holds B sequences of T items each, flattened sequence by sequence
+            (B * T items; contrastive predictive coding): the model then forms the (prediction, target) pairs
+            itself (``sequence_batches``, encoder ``cpc``); None for every pair-wise view.
     """
 
     query: Items
@@ -33,6 +36,7 @@ class ViewBatch:
     labels: torch.Tensor | None = None
     crops: list[Items] | None = None
     indices: torch.Tensor | None = None
+    sequence_length: int | None = None
 
 
 class View:

@@ -2,11 +2,14 @@
 their Compositionality"): a center word predicts each word within ``window`` of it against ``k`` noise words drawn
 from the unigram distribution raised to 3/4.
 
-The pretext task is a word-level view: (center, context) pairs from sentences; the encoder a word-embedding table
-(input vectors for centers, output vectors for contexts and noise, as word2vec); the loss is computed on the
-project's ``EmbeddingBatch`` (query = center (B, D), positive = context (B, D), negatives = noise (B, K, D)):
-``-log sigmoid(q.p) - sum_k log sigmoid(-q.n_k)`` on raw dot products (SGNS). Evaluation: Spearman correlation of
-cosine similarity with human relatedness scores of word pairs (``word_similarity_spearman``).
+This module holds the pieces: tokenisation, the vocabulary (``load_vocabulary`` builds it once per process from
+a ``{path, min_count, limit}`` spec, so the dataset, view, encoders and evaluator of one config share it), the
+(center, context) pairs, the noise sampler and the SGNS loss on the project's ``EmbeddingBatch`` (query = center
+(B, D), positive = context (B, D), negatives = noise (B, K, D)): ``-log sigmoid(q.p) - sum_k log sigmoid(-q.n_k)``
+on raw dot products. The registered components that make it a ``mmcontrast train`` config are
+``mmcontrast.data.skipgram`` (dataset ``skipgram_pairs``), ``mmcontrast.views.skipgram`` (view ``skipgram``),
+``mmcontrast.encoders.words`` (encoder ``word_embeddings``, one table per tower: the query tower holds the input
+vectors, a ``passage_encoder`` the output vectors) and ``mmcontrast.evaluation.word_similarity`` and ``mmcontrast.objectives.negative_sampling`` (objective ``negative_sampling``).
 """
 
 from __future__ import annotations
@@ -15,13 +18,13 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
 from scipy.stats import spearmanr
-from torch import nn
 
 from ..batch import EmbeddingBatch
 
@@ -60,6 +63,32 @@ class Vocabulary:
         return [self.index[w] for w in tokenize(sentence) if w in self.index]
 
 
+def read_sentences(path: str | Path, limit: int | None = None) -> list[str]:
+    """The non-blank lines of a UTF-8 text file (one sentence per line), the first ``limit`` of them."""
+    from ..data.text import text_lines
+
+    return [row["text"] for row in text_lines(str(path), limit=limit).rows]
+
+
+@lru_cache(maxsize=8)
+def _cached_vocabulary(path: str, min_count: int, limit: int | None) -> Vocabulary:
+    return Vocabulary.from_sentences(read_sentences(path, limit), min_count=min_count)
+
+
+def load_vocabulary(spec: "Vocabulary | dict") -> Vocabulary:
+    """A vocabulary from a config spec ``{path, min_count: 5, limit: null}`` (the words of the first ``limit``
+    lines of ``path`` with at least ``min_count`` occurrences), built once per process and spec; a
+    ``Vocabulary`` is returned as is. Errors name the spec's keys."""
+    if isinstance(spec, Vocabulary):
+        return spec
+    if not isinstance(spec, dict) or "path" not in spec:
+        raise ValueError(f"skipgram: 'vocabulary' must be a mapping {{path, min_count, limit}}, got {spec!r}")
+    unknown = sorted(set(spec) - {"path", "min_count", "limit"})
+    if unknown:
+        raise ValueError(f"skipgram: unknown key(s) {unknown} in 'vocabulary'; valid keys: path, min_count, limit")
+    return _cached_vocabulary(str(spec["path"]), spec.get("min_count", 5), spec.get("limit"))
+
+
 def skipgram_pairs(vocab: Vocabulary, sentences: Iterable[str], window: int = 2) -> torch.Tensor:
     """(N, 2) long (center id, context id) pairs: every in-vocabulary word with each word at most ``window``
     positions away in the same sentence (out-of-vocabulary words removed first, as word2vec does)."""
@@ -91,25 +120,6 @@ class NoiseSampler:
                                  generator=self.generator).reshape(batch, k)
 
 
-class WordEmbeddings(nn.Module):
-    """word2vec's two tables: input vectors (centers; the word embeddings used at evaluation) and output vectors
-    (contexts and noise). Inputs initialised uniform in ±0.5/D, outputs at zero, as word2vec."""
-
-    def __init__(self, vocab_size: int, dim: int = 64, seed: int = 0) -> None:
-        super().__init__()
-        g = torch.Generator().manual_seed(seed)
-        self.input = nn.Embedding(vocab_size, dim)
-        self.output = nn.Embedding(vocab_size, dim)
-        with torch.no_grad():
-            self.input.weight.copy_((torch.rand(vocab_size, dim, generator=g) - 0.5) / dim)
-            self.output.weight.zero_()
-
-    def batch(self, centers: torch.Tensor, contexts: torch.Tensor, noise: torch.Tensor) -> EmbeddingBatch:
-        """(B,), (B,), (B, K) ids -> EmbeddingBatch(query (B, D), positive (B, D), negatives (B, K, D))."""
-        return EmbeddingBatch(query=self.input(centers), positive=self.output(contexts),
-                              negatives=self.output(noise))
-
-
 def negative_sampling_loss(batch: EmbeddingBatch) -> torch.Tensor:
     """Mean SGNS loss ``-log sigmoid(q.p) - sum_k log sigmoid(-q.n_k)`` over the B rows of ``batch``."""
     if batch.positive is None or batch.negatives is None:
@@ -117,22 +127,6 @@ def negative_sampling_loss(batch: EmbeddingBatch) -> torch.Tensor:
     positive = F.logsigmoid((batch.query * batch.positive).sum(-1))
     negative = F.logsigmoid(-torch.einsum("bd,bkd->bk", batch.query, batch.negatives)).sum(-1)
     return -(positive + negative).mean()
-
-
-def train_skipgram(model: WordEmbeddings, pairs: torch.Tensor, noise: NoiseSampler, steps: int,
-                   batch_size: int = 512, num_negatives: int = 5, lr: float = 0.01, seed: int = 0) -> list[float]:
-    """``steps`` Adam steps on random batches of ``pairs`` with ``num_negatives`` noise words each."""
-    g = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    losses = []
-    for _ in range(steps):
-        rows = pairs[torch.randint(len(pairs), (batch_size,), generator=g)]
-        loss = negative_sampling_loss(model.batch(rows[:, 0], rows[:, 1], noise(batch_size, num_negatives)))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(float(loss.detach()))
-    return losses
 
 
 def read_word_pairs(path: str | Path) -> list[tuple[str, str, float]]:
@@ -154,10 +148,16 @@ def read_word_pairs(path: str | Path) -> list[tuple[str, str, float]]:
 def word_similarity_spearman(embeddings: torch.Tensor, vocab: Vocabulary,
                              pairs: Sequence[tuple[str, str, float]]) -> tuple[float, int]:
     """Spearman correlation of cosine(word1, word2) with the pair scores over the pairs whose words are both in
-    ``vocab`` -> (rho, pairs used); nan when fewer than 3 pairs are covered."""
+    ``vocab``, for a (V, D) table of ``vocab``'s words -> (rho, pairs used); nan when fewer than 3 pairs are
+    covered."""
     covered = [(vocab.index[a], vocab.index[b], s) for a, b, s in pairs if a in vocab.index and b in vocab.index]
-    if len(covered) < 3:
-        return math.nan, len(covered)
     e = F.normalize(embeddings.detach().float(), dim=-1)
-    cosines = [float(e[a] @ e[b]) for a, b, _ in covered]
-    return float(spearmanr(cosines, [s for _, _, s in covered]).statistic), len(covered)
+    return spearman_of_cosines([(e[a], e[b], s) for a, b, s in covered]), len(covered)
+
+
+def spearman_of_cosines(items: Sequence[tuple[torch.Tensor, torch.Tensor, float]]) -> float:
+    """Spearman correlation of cosine(u, v) with the scores of (u (D,), v (D,), score) items; nan below 3."""
+    if len(items) < 3:
+        return math.nan
+    cosines = [float(F.cosine_similarity(u, v, dim=0)) for u, v, _ in items]
+    return float(spearmanr(cosines, [s for _, _, s in items]).statistic)
