@@ -43,27 +43,29 @@ def paired_t(before: torch.Tensor, after: torch.Tensor) -> float:
     return float(diff.mean() / diff.std() * math.sqrt(len(diff)))
 
 
-def run(config: str, tmp_path: Any, per_item: Callable[[Any, Any], torch.Tensor]):
+def run(config: str, tmp_path: Any, per_item: Callable[[Any], torch.Tensor]):
     """Train ``configs/nlp/<config>`` and return (initial metrics, final metrics, per-item values before, after).
 
-    The run skips its own start evaluation: the same evaluator object measures the starting model here, so that
-    its per-item values (``per_item(evaluator, model)``) can be paired with those of the trained model."""
+    The same evaluator object measures the starting and the trained model (the run itself evaluates nothing), so
+    that its per-item values of the last call (``per_item(evaluator)``) can be paired across the two models."""
     shared("wiki", "wiki1m_for_simcse.first11914.txt")
     cfg = load_config(ROOT / "configs" / "nlp" / config,
-                      [f"output_dir={tmp_path}", "train.eval_at_start=false", *QUIET])
+                      [f"output_dir={tmp_path}", "train.eval_at_start=false", "evaluators=[]", *QUIET])
     start = time.perf_counter()
-    evaluator = build_evaluators(cfg)[0]
+    evaluator = build_evaluators(load_config(ROOT / "configs" / "nlp" / config))[0]
     start_model = build_model(cfg)
-    initial, before = evaluator(start_model), per_item(evaluator, start_model)
+    initial = evaluator(start_model)
+    before = per_item(evaluator)
     del start_model
     result = train(cfg)
-    after = per_item(evaluator, result.model)
-    print(f"\n{config}: {initial} -> {result.final_metrics} in {time.perf_counter() - start:.0f} s")
-    return initial, result.final_metrics, before, after
+    final = evaluator(result.model)
+    after = per_item(evaluator)
+    print(f"\n{config}: {initial} -> {final} in {time.perf_counter() - start:.0f} s")
+    return initial, final, before, after
 
 
 def test_next_sentence_training_raises_heldout_next_sentence_recall(tmp_path):
-    initial, final, rank0, rank1 = run("next_sentence_offline.yaml", tmp_path, lambda ev, model: ev.ranks(model))
+    initial, final, rank0, rank1 = run("next_sentence_offline.yaml", tmp_path, lambda ev: ev.last_ranks)
     before, after = initial["next_sentence/recall@1"], final["next_sentence/recall@1"]
     gained, lost, z = mcnemar_z(rank0 == 1, rank1 == 1)
     t = paired_t(1 / rank0, 1 / rank1)
@@ -75,7 +77,7 @@ def test_next_sentence_training_raises_heldout_next_sentence_recall(tmp_path):
 
 def test_sentence_permutation_training_raises_order_recovery(tmp_path):
     initial, final, ok0, ok1 = run("sentence_permutation_offline.yaml", tmp_path,
-                                   lambda ev, model: ev.recovered(model))
+                                   lambda ev: ev.last_recovered)
     before, after = initial["order_recovery/accuracy"], final["order_recovery/accuracy"]
     gained, lost, z = mcnemar_z(ok0, ok1)
     print(f"order recovery {before:.4f} -> {after:.4f}: {len(ok0)} passages, {gained} gained, {lost} lost, "

@@ -121,4 +121,5 @@ class NextSentenceEvaluator(Evaluator):
 
     def __call__(self, model: Encoder) -> dict[str, float]:
         rank = self.ranks(model)
+        self.last_ranks = rank  # (N,) per anchor, for paired tests across models
         return {self.key("recall@1"): float((rank == 1).float().mean()), self.key("mrr"): float((1 / rank).mean())}

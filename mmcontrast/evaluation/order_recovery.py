@@ -99,6 +99,7 @@ class OrderRecoveryEvaluator(Evaluator):
     def __call__(self, model: Encoder) -> dict[str, float]:
         original, permuted = self.scores(model)
         wins = original.unsqueeze(1) > permuted  # (N, P)
+        self.last_recovered = wins.all(dim=1)  # (N,) bool, per passage, for paired tests across models
         return {
             self.key("accuracy"): float(wins.all(dim=1).float().mean()),
             self.key("pairwise_accuracy"): float(wins.float().mean()),
