@@ -14,6 +14,8 @@ cosine similarity and temperature 0.05 (scale 20), AdamW at lr 3e-5 with a linea
    (scale=20)`` on (anchor, positive) = (s, s) pairs; the default batch sampler (``BatchSamplers.BATCH_SAMPLER``,
    not ``NO_DUPLICATES``), default dataloader and optimizer (``adamw_torch_fused``); no evaluation, saving,
    logging or reporting.
+1b. ``mmcontrast-length-grouped``: the same with ``data.batch_sampler: {name: length_grouped}`` (token lengths,
+   megabatches of 50 batches): batches of similar length carry less padding, so fewer tokens per step.
 3. ``pytorch``: ``AutoModel`` + ``AutoTokenizer``, the 2B texts of a step tokenised in one call, [CLS] pooling,
    cosine-similarity logits / 0.05, cross-entropy, ``torch.optim.AdamW``.
 
@@ -61,6 +63,7 @@ SEED = 42
 
 IMPLEMENTATIONS: dict[str, str] = {
     "mmcontrast": "train(cfg); [CLS] + train-only MLP head (Linear+tanh)",
+    "mmcontrast-length-grouped": "the same + data.batch_sampler length_grouped (token lengths)",
     "sentence-transformers": "SentenceTransformerTrainer + MNRL; mean pooling + Normalize",
     "pytorch": "plain loop; [CLS] pooling",
 }
@@ -155,7 +158,14 @@ def _name(option: Any) -> str:
     return str(getattr(option, "value", option))
 
 
-def run_mmcontrast(s: Settings, clock: StepClock, workdir: str) -> dict[str, Any]:
+def run_mmcontrast_length_grouped(s: Settings, clock: StepClock, workdir: str) -> dict[str, Any]:
+    """``run_mmcontrast`` with batches of similar token length (``data.batch_sampler: length_grouped``, megabatches
+    of 50 batches): less padding, so fewer tokens per step at the same batch size."""
+    sampler = f"data.batch_sampler={{name: length_grouped, megabatch_size: 50, tokenizer: '{s.model}'}}"
+    return run_mmcontrast(s, clock, workdir, [sampler])
+
+
+def run_mmcontrast(s: Settings, clock: StepClock, workdir: str, extra: list[str] | None = None) -> dict[str, Any]:
     from torch.optim.optimizer import register_optimizer_step_post_hook
 
     from mmcontrast.config import load_config
@@ -178,6 +188,7 @@ def run_mmcontrast(s: Settings, clock: StepClock, workdir: str) -> dict[str, Any
         "train.progress_bar=false",
         "train.log_with=[]",
         "train.checkpoint_every=null",
+        *(extra or []),
     ]
     cfg = load_config(CONFIG_PATH, overrides)
     handle = register_optimizer_step_post_hook(lambda optimizer, args, kwargs: clock.tick())
@@ -273,6 +284,7 @@ def run_pytorch(s: Settings, clock: StepClock, _workdir: str) -> dict[str, Any]:
 
 WORKERS: dict[str, Callable[[Settings, StepClock, str], dict[str, Any]]] = {
     "mmcontrast": run_mmcontrast,
+    "mmcontrast-length-grouped": run_mmcontrast_length_grouped,
     "sentence-transformers": run_sentence_transformers,
     "pytorch": run_pytorch,
 }
@@ -364,7 +376,10 @@ def format_table(runs: dict[str, list[Measurement | str]], cuda: bool) -> str:
     repeats = max((len(r) for r in runs.values()), default=1)
     header = ["implementation", "setup", "steps/s"] + (["min-max"] if repeats > 1 else [])
     header += [] if cuda else ["1/median step"]
-    header += ["samples/s", "peak RSS MiB"] + (["peak CUDA MiB"] if cuda else []) + ["mmcontrast / this"]
+    header += ["samples/s", "peak RSS MiB"] + (["peak CUDA MiB"] if cuda else []) + ["mmcontrast / this",
+                                                                                     "this / sent.-transf."]
+    st = summary.get("sentence-transformers")
+    st_rate = st.steps_per_s if isinstance(st, Measurement) else None
     rows = [header]
     for name, r in summary.items():
         if isinstance(r, str):
@@ -380,6 +395,7 @@ def format_table(runs: dict[str, list[Measurement | str]], cuda: bool) -> str:
         if cuda:
             row.append(f"{r.peak_cuda_mib:.0f}" if r.peak_cuda_mib is not None else "")
         row.append(f"{mm_rate / r.steps_per_s:.2f}x" if mm_rate else "")
+        row.append(f"{r.steps_per_s / st_rate:.2f}x" if st_rate else "")
         rows.append(row)
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = [" | ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
@@ -400,14 +416,15 @@ def draw_chart(results: dict[str, Measurement | str], title: str, subtitle: str,
 
     bars = [(name, r.steps_per_s) for name, r in results.items() if isinstance(r, Measurement)]
     mm = results.get("mmcontrast")
-    width, left, right, top, bar_h, gap = 1000, 210, 300, 80, 44, 18
+    width, left, right, top, bar_h, gap = 1040, 250, 300, 80, 44, 18
     height = top + len(bars) * (bar_h + gap) + 40
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
     draw.text((20, 14), title, fill="black", font=font(20))
     draw.text((20, 44), subtitle, fill=(90, 90, 90), font=font(13))
     best = max((v for _, v in bars), default=1.0) or 1.0
-    colours = {"mmcontrast": (31, 119, 180), "sentence-transformers": (255, 127, 14), "pytorch": (44, 160, 44)}
+    colours = {"mmcontrast": (31, 119, 180), "mmcontrast-length-grouped": (23, 190, 207),
+               "sentence-transformers": (255, 127, 14), "pytorch": (44, 160, 44)}
     span = width - left - right
     for i, (name, value) in enumerate(bars):
         y = top + i * (bar_h + gap)
@@ -501,6 +518,11 @@ def main(argv: list[str] | None = None) -> int:
         "mmcontrast_speed_ratio": {
             name: mm.steps_per_s / r.steps_per_s
             for name, r in results.items() if isinstance(mm, Measurement) and isinstance(r, Measurement)
+        },
+        "speed_vs_sentence_transformers": {
+            name: r.steps_per_s / results["sentence-transformers"].steps_per_s
+            for name, r in results.items()
+            if isinstance(r, Measurement) and isinstance(results.get("sentence-transformers"), Measurement)
         },
         "all_runs": {name: [asdict(m) if isinstance(m, Measurement) else {"error": m} for m in r]
                      for name, r in runs.items()} if args.repeats > 1 else None,

@@ -60,7 +60,9 @@ class TrainConfig:
     max_grad_norm: float | None = None
     gradient_accumulation_steps: int = 1
     chunk_size: int | None = None  # gradient caching: rows per chunk forward (GradCache); None or 0: off
-    mixed_precision: str = "no"  # no | fp16 | bf16
+    mixed_precision: str = "no"  # no | fp16 (loss scaling; GPU) | bf16 (GPU or CPU); objectives stay float32
+    compile: bool = False  # torch.compile the model (encoder + head) in place before training
+    compile_backend: str = "inductor"  # any torch.compile backend: inductor, aot_eager, eager, ...
     log_every: int = 10
     eval_every: int | None = None  # steps; None evaluates only at the start and the end
     eval_at_start: bool = True

@@ -3,7 +3,7 @@
 A batch sampler decides which rows share a batch, which matters for in-batch negatives: ``no_duplicates``
 keeps a text out of two rows of the same batch (a duplicate would be a false negative); ``class_balanced`` fills
 a batch with ``samples_per_class`` rows of each of several classes (label-aware losses and miners need positives
-in the batch). A registry entry is a factory of the config's own keys whose ``build(dataset, batch_size,
+in the batch); ``length_grouped`` puts texts of similar length together (less padding). A registry entry is a factory of the config's own keys whose ``build(dataset, batch_size,
 drop_last, shuffle, seed)`` gives the sampler (the trainer supplies those from ``train`` and ``data``).
 """
 
@@ -60,3 +60,32 @@ class ClassBalanced:
 
         return ClassBalancedBatchSampler(dataset_labels(dataset, self.label_column), batch_size,
                                          self.samples_per_class, shuffle=shuffle, seed=seed)
+
+
+@BATCH_SAMPLERS.register("length_grouped")
+class LengthGrouped:
+    """``data.length_grouped.LengthGroupedBatchSampler``: rows of similar length share a batch (megabatches of
+    ``megabatch_size`` batches sorted by length, batch order shuffled; seeded per epoch). Lengths are the longest
+    text of each row in ``columns`` (default: every text column), in characters, or in tokens of ``tokenizer``
+    (a model reference as ``encoder.model``)."""
+
+    def __init__(self, megabatch_size: int = 50, columns: list[str] | None = None,
+                 tokenizer: str | None = None) -> None:
+        if megabatch_size < 1:
+            raise ValueError(f"data.batch_sampler.megabatch_size must be >= 1, got {megabatch_size}")
+        self.megabatch_size = megabatch_size
+        self.columns = columns
+        self.tokenizer = tokenizer
+
+    def build(self, dataset: Any, batch_size: int, drop_last: bool, shuffle: bool, seed: int) -> Sampler:
+        from .length_grouped import LengthGroupedBatchSampler, row_lengths
+
+        tokenizer = None
+        if self.tokenizer is not None:
+            from transformers import AutoTokenizer
+
+            from ..encoders.loading import resolve_model_ref
+
+            tokenizer = AutoTokenizer.from_pretrained(resolve_model_ref(self.tokenizer))
+        return LengthGroupedBatchSampler(row_lengths(dataset, self.columns, tokenizer), batch_size,
+                                         self.megabatch_size, drop_last=drop_last, shuffle=shuffle, seed=seed)

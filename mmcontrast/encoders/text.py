@@ -9,6 +9,7 @@ from torch import nn
 
 from .loading import load_backbone, resolve_model_ref
 from .pooling import POOLINGS, Pooling, pool
+from .token_cache import TokenCache
 
 
 class TextEncoder(nn.Module):
@@ -22,6 +23,8 @@ class TextEncoder(nn.Module):
         pooling: ``cls`` (pooled [CLS]), ``cls_before_pooler`` or ``mean``.
         max_length: truncation length in tokens (SimCSE: 32).
         config_overrides: transformers config attributes to change, e.g. dropout probabilities.
+        token_cache: distinct texts whose token ids are kept and reused (``token_cache.TokenCache``: each text
+            is tokenised once, SimCSE's twin views and later epochs reuse it); 0 tokenises every call.
     """
 
     modality = "text"
@@ -34,6 +37,7 @@ class TextEncoder(nn.Module):
         pooling: Pooling = "cls",
         max_length: int = 32,
         config_overrides: dict[str, Any] | None = None,
+        token_cache: int = 200_000,
     ) -> None:
         super().__init__()
         from transformers import AutoTokenizer
@@ -47,6 +51,9 @@ class TextEncoder(nn.Module):
         self.tokenizer = AutoTokenizer.from_pretrained(resolve_model_ref(tokenizer_ref))
         self.pooling = pooling
         self.max_length = max_length
+        if token_cache < 0:
+            raise ValueError(f"encoder.token_cache must be >= 0 (0: off), got {token_cache}")
+        self.token_cache = TokenCache(self.tokenizer, max_length, token_cache) if token_cache else None
         pooler = getattr(self.backbone, "pooler", None)
         if pooling == "cls" and pooler is None:
             self.pooling = "cls_before_pooler"  # no pooler layer: [CLS] state is the pooled output
@@ -59,7 +66,10 @@ class TextEncoder(nn.Module):
         return int(self.backbone.config.hidden_size)
 
     def prepare(self, texts: list[str]) -> dict[str, torch.Tensor]:
-        """Tokenise a list of N texts -> {input_ids (N, L), attention_mask (N, L), ...}."""
+        """Tokenise a list of N texts -> {input_ids (N, L), attention_mask (N, L), ...} (through the token cache
+        when it is on: identical tensors, each distinct text tokenised once)."""
+        if self.token_cache is not None:
+            return self.token_cache(texts)
         return dict(
             self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
         )

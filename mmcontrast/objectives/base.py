@@ -13,6 +13,7 @@ from torch import nn
 from ..batch import EmbeddingBatch
 from ..negatives import InBatchNegatives, Negatives
 from .distances import DistanceKind, check_kind
+from .precision import float32_matmul
 
 
 class Objective(nn.Module):
@@ -103,12 +104,11 @@ class Temperature(nn.Module):
 def similarity_logits(query: torch.Tensor, candidates: torch.Tensor, scale: torch.Tensor | float) -> torch.Tensor:
     """Scaled similarities in float32: (B, D) x (M, D) -> (B, M).
 
-    float16 operands are promoted before the product (an unnormalised float16 dot product overflows at 65504);
-    bfloat16 keeps its fast matmul and the result is promoted, so the softmax always runs in float32.
+    Both operands are promoted to float32 BEFORE the product and the scale, with autocast off (``precision.py``):
+    a bfloat16 product scaled by 1/tau = 20 would carry errors of ~0.1 per logit, and an unnormalised float16 one
+    overflows at 65504.
     """
-    if query.dtype == torch.float16 or candidates.dtype == torch.float16:
-        query, candidates = query.float(), candidates.float()
-    return (query @ candidates.transpose(0, 1)).float() * scale
+    return float32_matmul(query, candidates.transpose(0, 1)) * scale
 
 
 def masked_fill_min(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

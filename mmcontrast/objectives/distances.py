@@ -16,8 +16,8 @@ kind                          raw value          as a similarity     as a distan
 ``manhattan``                 ||a - b||_1        -||a - b||_1        ||a - b||_1
 ============================  =================  ==================  ========================
 
-Matrices are computed in float32 (``dot`` keeps a bfloat16 matmul and promotes its result; float16 operands are
-promoted first, since an unnormalised float16 product overflows at 65504).
+Matrices are computed in float32: operands are promoted first and products run with autocast off
+(``precision.float32_matmul``), whatever precision the encoder ran in.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from ..registry import Registry
+from .precision import float32_matmul
 
 Distance = Literal["euclidean", "squared_euclidean", "manhattan", "cosine", "dot"]
 Pairwise = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -39,19 +40,17 @@ def _promote(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
 
 
 def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    if a.dtype == torch.float16 or b.dtype == torch.float16:
-        a, b = a.float(), b.float()
-    return (a @ b.transpose(0, 1)).float()
+    return float32_matmul(a, b.transpose(0, 1))
 
 
 def _cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     a, b = _promote(a, b)
-    return F.normalize(a, dim=-1) @ F.normalize(b, dim=-1).transpose(0, 1)
+    return float32_matmul(F.normalize(a, dim=-1), F.normalize(b, dim=-1).transpose(0, 1))
 
 
 def _squared_euclidean(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     a, b = _promote(a, b)
-    squared = (a * a).sum(-1, keepdim=True) + (b * b).sum(-1)[None, :] - 2.0 * a @ b.transpose(0, 1)
+    squared = (a * a).sum(-1, keepdim=True) + (b * b).sum(-1)[None, :] - 2.0 * float32_matmul(a, b.transpose(0, 1))
     return squared.clamp_min(0.0)
 
 

@@ -23,6 +23,7 @@ from ..batch import EmbeddingBatch
 from ..negatives import Negatives
 from .base import Objective, Temperature, l2_normalize
 from .clip import model_or_fixed_scale
+from .precision import float32_matmul
 
 
 def sigmoid_loss(
@@ -44,7 +45,7 @@ def sigmoid_loss(
     Returns:
         Scalar float32 loss ``-sum_ij log sigmoid(z_ij (t q_i.c_j + b)) / B``.
     """
-    logits = (query.float() @ candidates.float().transpose(0, 1)) * logit_scale + logit_bias  # (B, M) float32
+    logits = float32_matmul(query, candidates.transpose(0, 1)) * logit_scale + logit_bias  # (B, M) float32
     signs = -torch.ones_like(logits)
     signs[torch.arange(logits.shape[0], device=logits.device), positive_index] = 1.0
     return -F.logsigmoid(signs * logits).sum() / query.shape[0]

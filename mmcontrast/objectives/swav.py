@@ -12,6 +12,7 @@ from ..batch import EmbeddingBatch
 from ..distributed import is_distributed, world_size
 from ..negatives import Negatives
 from .base import Objective
+from .precision import float32_matmul
 
 
 @torch.no_grad()
@@ -91,7 +92,7 @@ class SwAV(Objective):
         weight = F.normalize(self.prototypes.weight, dim=1)  # (K, D), unit prototypes as in the paper
         if self.training and int(self.steps) < self.freeze_prototypes_steps:
             weight = weight.detach()
-        scores = [F.normalize(v.float(), dim=1) @ weight.T.float() for v in views]  # each (B, K)
+        scores = [float32_matmul(F.normalize(v.float(), dim=1), weight.T) for v in views]  # each (B, K) float32
         loss = scores[0].new_zeros(())
         for i in (0, 1):
             codes = sinkhorn(scores[i].detach(), self.epsilon, self.sinkhorn_iterations)

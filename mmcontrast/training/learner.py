@@ -13,6 +13,7 @@ from torch import nn
 from ..batch import EmbeddingBatch
 from ..encoders import ContrastiveModel, DualEncoderModel, MLPHead, Target, TwoTowerModel
 from ..objectives import Objective
+from ..objectives.precision import float32_batch, float32_objective
 from ..views import ViewBatch
 
 SYMMETRIC = ("none", "sum", "mean")
@@ -155,10 +156,12 @@ class Learner(nn.Module):
         """The loss from the online model's embeddings (N_total, D), the keys (N_total, D) and the embeddings of
         each multi-crop resolution group (V_g * B, D): predictor, split by role, objective, negatives update.
         ``forward`` and gradient caching (which embeds in chunks) share it. Sequences (``layout.sequence_length``)
-        go through ``sequence_directions`` instead, and their losses are averaged."""
+        go through ``sequence_directions`` instead, and their losses are averaged. Under mixed precision the
+        objective gets float32 embeddings and runs with autocast off (``objectives/precision.py``)."""
         if layout.sequence_length:
-            directions = self.sequence_directions(online, layout)
-            loss = torch.stack([self.objective(batch) for batch in directions]).mean()
+            directions = [float32_batch(batch) for batch in self.sequence_directions(online, layout)]
+            with float32_objective(online.device):
+                loss = torch.stack([self.objective(batch) for batch in directions]).mean()
         else:
             predictions = self.predictor(online) if self.predictor is not None else online
             q_pred, p_pred, _ = split_embeddings(predictions, layout)
@@ -170,12 +173,15 @@ class Learner(nn.Module):
                 if p_pred is None or q_key is None:
                     raise ValueError("symmetric loss needs a positive view")
                 directions.append(EmbeddingBatch(p_pred, q_key, negatives, labels, crops, indices, scale))
-            losses = [self.objective(batch) for batch in directions]
+            directions = [float32_batch(batch) for batch in directions]  # mixed precision: the loss in float32
+            with float32_objective(online.device):
+                losses = [self.objective(batch) for batch in directions]
             loss = losses[0] if len(losses) == 1 else torch.stack(losses).sum()
             if self.symmetric == "mean":
                 loss = loss / len(losses)
         if self.training:
-            keys = [self.objective.keys(b) for b in directions]
+            with float32_objective(online.device):
+                keys = [self.objective.keys(b) for b in directions]
             self.objective.negatives.update([k for k in keys if k is not None], indices)
             self.objective.after_loss(directions)
         return loss, directions[0]

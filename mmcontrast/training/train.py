@@ -44,6 +44,7 @@ def train(cfg: Config) -> TrainResult:
 
     t = cfg.train
     output_dir = Path(cfg.output_dir)
+    _release_other_precision(t.mixed_precision)
     accelerator = Accelerator(
         cpu=_distributed_cpu_launch(),
         mixed_precision=t.mixed_precision,
@@ -52,6 +53,7 @@ def train(cfg: Config) -> TrainResult:
         project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir)),
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
     )
+    _check_precision(t.mixed_precision, accelerator.device)
     set_seed(cfg.seed)  # same initial weights on every process
 
     dataset = IndexedRows(build_dataset(cfg.data.train))
@@ -76,6 +78,8 @@ def train(cfg: Config) -> TrainResult:
     view = build_view(cfg, seed=cfg.seed + accelerator.process_index, device=accelerator.device)
     evaluators = build_evaluators(cfg) if accelerator.is_main_process else []
     optimizer = build_optimizer(learner, t)
+    if t.compile:
+        compile_model(learner.model, t.compile_backend)
 
     learner, optimizer, loader = accelerator.prepare(learner, optimizer, loader)
     steps_per_epoch = max(1, len(loader) // t.gradient_accumulation_steps)
@@ -127,7 +131,8 @@ def train(cfg: Config) -> TrainResult:
                 optimizer.zero_grad()
             if not accelerator.sync_gradients:
                 continue
-            scheduler.step()
+            if not optimizer.step_was_skipped:  # fp16: the loss scaler skips a step whose gradients overflowed
+                scheduler.step()
             step += 1
             accelerator.unwrap_model(learner).after_optimizer_step(step, total_steps)
             progress.update(1)
@@ -167,6 +172,32 @@ def _evaluate(accelerator: Any, model: ContrastiveModel, evaluators: list[Any], 
         accelerator.print(f"step {step}: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
     accelerator.wait_for_everyone()
     return metrics
+
+
+def _check_precision(mixed_precision: str, device: torch.device) -> None:
+    """fp16 needs an accelerator: on CPU Accelerate applies neither float16 autocast nor loss scaling, and the run
+    would silently train in float32."""
+    if mixed_precision == "fp16" and device.type == "cpu":
+        raise ValueError("train.mixed_precision=fp16 needs a GPU (on CPU Accelerate applies neither float16 autocast "
+                         "nor loss scaling, so the run would silently train in float32); use bf16 on CPU")
+
+
+def _release_other_precision(mixed_precision: str) -> None:
+    """Accelerate keeps one process-wide ``AcceleratorState`` and refuses an Accelerator of another precision in
+    the same process (a bf16 run after a float32 one, in a notebook or a test session): forget the previous run's
+    precision state (the process group, in ``PartialState``, is kept)."""
+    from accelerate.state import AcceleratorState
+
+    shared = AcceleratorState._shared_state
+    if shared and str(shared.get("_mixed_precision", mixed_precision)) != mixed_precision:
+        AcceleratorState._reset_state()
+
+
+def compile_model(model: torch.nn.Module, backend: str = "inductor") -> None:
+    """``torch.compile`` the model (encoder + head) in place with ``backend`` (``nn.Module.compile``: parameter
+    names, checkpoints and export are unchanged; the objective stays eager). Text batches vary in length: the
+    second shape seen compiles a dynamic-shape graph, after which lengths no longer recompile."""
+    model.compile(backend=backend)
 
 
 def _check_queue_fits(learner: Learner, global_batch: int) -> None:
