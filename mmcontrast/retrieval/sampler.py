@@ -30,6 +30,8 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 from torch.utils.data import Sampler
 
+from ..data.length_grouped import text_columns
+
 
 def _row_texts(value: Any, row: int, column: str) -> list[str]:
     if isinstance(value, str):
@@ -74,18 +76,7 @@ class NoDuplicatesBatchSampler(Sampler[list[int]]):
     @staticmethod
     def _read_texts(dataset: Any, columns: Sequence[str] | None) -> list[frozenset[str]]:
         n = len(dataset)
-        if n == 0:
-            raise ValueError("NoDuplicatesBatchSampler: the dataset is empty")
-        names = list(getattr(dataset, "column_names", None) or dataset[0].keys())
-        if columns is None:
-            first = dataset[0]
-            columns = [c for c in names if isinstance(first[c], str)
-                       or (isinstance(first[c], (list, tuple)) and all(isinstance(v, str) for v in first[c]))]
-            if not columns:
-                raise ValueError(f"NoDuplicatesBatchSampler: no text column found; columns: {', '.join(names)}")
-        missing = [c for c in columns if c not in names]
-        if missing:
-            raise KeyError(f"NoDuplicatesBatchSampler: column(s) {missing} not found; columns: {', '.join(names)}")
+        columns = text_columns(dataset, columns, "NoDuplicatesBatchSampler")
         if hasattr(dataset, "column_names") and hasattr(dataset, "select_columns"):  # datasets.Dataset: columnar
             values = {c: dataset[c] for c in columns}
             rows = ({c: values[c][i] for c in columns} for i in range(n))
