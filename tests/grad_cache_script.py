@@ -29,7 +29,7 @@ from mmcontrast.config import Config, _merge, validate  # noqa: E402
 from mmcontrast.data import build_dataset, collate_rows  # noqa: E402
 from mmcontrast.distributed import rank, world_size  # noqa: E402
 from mmcontrast.training.build import build_learner, build_view  # noqa: E402
-from mmcontrast.training.grad_cache import grad_cache_step, split_rows  # noqa: E402
+from mmcontrast.training.grad_cache import grad_cache_step, split_row_map, split_rows  # noqa: E402
 from mmcontrast.training.learner import flatten_views  # noqa: E402
 
 BATCH = 8  # anchors per process
@@ -88,6 +88,15 @@ def case_config(case: str, dropout: float) -> Config:
                 "passage_encoder": {**text_encoder, "pooling": "mean"},
                 "prompts": {"query": "query: ", "passage": "passage: "},
                 "objective": {"name": "info_nce", "temperature": 0.05}}
+    elif case in ("image_text_clip", "image_text_siglip"):  # dual encoder; captions repeat (embedded once)
+        parity = ["even", "odd"] * 5  # 8 digits, 4 distinct captions (2 names x 2 templates), each embedded once
+        tree = {"data": {"train": {"name": "labelled_captions", "dataset": {"name": "sklearn_digits"},
+                                   "class_names": parity, "templates": ["the {} digit.", "a photo of an {} number."]}},
+                "view": {"name": "image_caption"},
+                "encoder": {"name": "dual_encoder", "projection_dim": 16,
+                            "vision": {"image_size": 16, "config": {**TINY_VIT, **drop, "num_channels": 3}},
+                            "text": {"config": {**TINY_BERT, **drop}, "tokenizer": MINILM, "max_length": 16}},
+                "objective": {"name": case.removeprefix("image_text_")}}
     else:
         raise KeyError(case)
     cfg = _merge(Config(), {"seed": 7, **tree, "train": {"batch_size": BATCH}}, "", f"case {case}")
@@ -127,9 +136,12 @@ def one_step(
         backward(loss)
     elif mode == "chunked_graph":
         embedded = []
-        for group in [inputs, *crops]:
+        towers, output_rows = split_row_map(core.model, inputs)
+        for group in [towers, *crops]:
             chunks = split_rows(group, chunk_size)
             embedded.append(_assemble([core.model(c.inputs) for c in chunks], chunks))
+        if output_rows is not None:
+            embedded[0] = embedded[0][output_rows]
         loss, _ = core.loss_from_embeddings(embedded[0], embedded[0], layout, labels, indices, embedded[1:])
         loss.backward()
         if world_size() > 1:

@@ -19,9 +19,10 @@ import torch
 import yaml
 
 from conftest import MINILM, ROOT, TINY_BERT, shared
-from grad_cache_script import compare_case
+from grad_cache_script import case_config, compare_case, make_batch
 from mmcontrast.config import ConfigError, load_config
 from mmcontrast.training import grad_cache as grad_cache_module
+from mmcontrast.training.build import build_learner
 from mmcontrast.training.grad_cache import split_rows
 
 SCRIPT = Path(__file__).with_name("grad_cache_script.py")
@@ -90,6 +91,23 @@ def test_grad_cache_with_target_queue_multicrop_and_two_towers(case, dropout, ch
         assert any("queue" in name for name in result["changed_buffers"]), result["changed_buffers"]
 
 
+@pytest.mark.parametrize("case,dropout,chunk", [("image_text_clip", 0.0, 5), ("image_text_clip", 0.1, 3),
+                                                ("image_text_siglip", 0.0, 5), ("image_text_siglip", 0.1, 3)])
+def test_grad_cache_with_an_image_text_dual_encoder(case, dropout, chunk):
+    """CLIP and SigLIP: every chunk runs both towers; the captions the batch repeats are embedded once (the dual
+    encoder's row map), and their cached gradient sums over the repeats as in the one-forward step (a learnable
+    logit scale and SigLIP's bias are loss-stage parameters)."""
+    cfg = case_config(case, dropout)
+    torch.manual_seed(cfg.seed)
+    learner = build_learner(cfg, num_samples=1797)
+    inputs = make_batch(cfg, learner, torch.device("cpu"))[0]
+    assert inputs["text_index"].numel() > inputs["text"]["input_ids"].shape[0]  # captions really repeat
+    result = compare_case(case, dropout, chunk)
+    assert result["reference"] == ("chunked_graph" if dropout else "full")
+    assert_parity(result)
+    assert any("temperature" in name for name in result["grads"])  # the learnable logit scale
+
+
 def test_split_rows_balances_chunks_trims_padding_and_keeps_both_towers():
     ids = torch.arange(10 * 6).reshape(10, 6)
     mask = torch.ones(10, 6, dtype=torch.long)
@@ -151,7 +169,8 @@ def test_grad_cache_equals_full_batch_two_processes(tmp_path):
     (whose gradients are averaged by hand), with gathered negatives, hard negatives and a learnable temperature
     (a loss-stage parameter that must be reduced in the final replay), a MoCo queue and two towers."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
-    extra = [("vision_moco", 0.0, 3), ("text_two_tower", 0.1, 5)]  # gathered queue keys; two towers under DDP
+    extra = [("vision_moco", 0.0, 3), ("text_two_tower", 0.1, 5),  # gathered queue keys; two towers under DDP
+             ("image_text_clip", 0.1, 3), ("image_text_siglip", 0.0, 5)]  # captions gathered with gradient
     specs = [f"{case}:{dropout}:{chunk}" for case, dropout, chunk in CASES + extra]
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",

@@ -170,6 +170,19 @@ class DualEncoderModel(nn.Module):
             texts = texts[inputs[TEXT_INDEX]]
         return torch.cat([images, texts], dim=0)
 
+    @staticmethod
+    def split_row_map(inputs: dict[str, Any]) -> tuple[dict[str, Any], torch.Tensor | None]:
+        """Training inputs -> (the tower inputs alone, the (B + P,) row of each output embedding among the
+        B + U rows that ``forward`` of the tower inputs alone returns), or (inputs, None) without ``text_index``.
+        ``forward(inputs) == forward(tower_inputs)[rows]``: gradient caching chunks the towers, then maps."""
+        if TEXT_INDEX not in inputs:
+            return inputs, None
+        towers = {k: v for k, v in inputs.items() if k != TEXT_INDEX}
+        images = next(iter(towers[IMAGE].values())).shape[0]
+        index = inputs[TEXT_INDEX]
+        rows = torch.cat([torch.arange(images, device=index.device), images + index])
+        return towers, rows
+
     # ------------------------------------------------------------------------------------------ evaluation
 
     def tower(self, items: Any) -> ContrastiveModel:

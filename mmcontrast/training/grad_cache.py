@@ -82,8 +82,9 @@ def split_rows(inputs: Inputs, chunk_size: int) -> list[Chunk]:
     no 1-row remainder, which BatchNorm could not normalise).
 
     A one-tower input (``{name: tensor (N, ...)}``) is cut into consecutive slices. A two-tower input
-    (``{"query": {...}, "passage": {...}}``, output = query rows then passage rows) is cut into the same number
-    of slices per tower, so that every chunk runs both towers (DDP must see every parameter in the final
+    (``{"query": {...}, "passage": {...}}`` or an image-text dual encoder's ``{"image": ..., "text": ...}``
+    without its row map (``split_row_map``), output = the first tower's rows then the second's) is cut into the
+    same number of slices per tower, so that every chunk runs both towers (DDP must see every parameter in the final
     backward). Text chunks lose the padding columns none of their rows uses.
     """
     if chunk_size < 1:
@@ -104,6 +105,15 @@ def split_rows(inputs: Inputs, chunk_size: int) -> list[Chunk]:
             offset += counts[name]
         chunks.append(Chunk(sub if towers else sub[""], torch.cat(rows)))
     return chunks
+
+
+def split_row_map(model: nn.Module, inputs: Inputs) -> tuple[Inputs, torch.Tensor | None]:
+    """A model whose forward repeats rows (an image-text dual encoder embeds each distinct caption once and
+    indexes it per caption) says so with ``split_row_map(inputs) -> (inputs to chunk, output rows)``: the chunks
+    then embed the distinct rows, and the loss sees ``embeddings[output_rows]``; the gradient of a repeated row
+    sums over its repeats, as in the unchunked forward. Other models: ``(inputs, None)``."""
+    split = getattr(model, "split_row_map", None)
+    return split(inputs) if split is not None else (inputs, None)
 
 
 class RngState:
@@ -178,6 +188,10 @@ def grad_cache_step(
     global _warned_batch_norm
     core = getattr(learner, "module", learner)  # DDP -> Learner
     model, target = core.model, core.target
+    inputs, output_rows = split_row_map(model, inputs)
+    if output_rows is not None and target is not None:
+        raise ValueError("gradient caching of a model whose outputs repeat rows (an image-text dual encoder's "
+                         "shared captions) does not support a target branch")
     groups = [split_rows(inputs, chunk_size)] + [split_rows(c, chunk_size) for c in crop_inputs]
     device = _first_tensor(inputs).device
     no_sync: Callable[[], ContextManager[Any]] = getattr(learner, "no_sync", contextlib.nullcontext)
@@ -209,14 +223,15 @@ def grad_cache_step(
                 key_parts = [torch.empty_like(keys_cat).index_copy_(0, rows, keys_cat)]
     statistics = [{k: v.clone() for k, v in m.named_buffers(recurse=False)} for m in norms]
 
-    # 2. the loss on all embeddings; its gradient w.r.t. them is the cache. Parameters of the loss stage
-    #    (temperature, predictor, prototypes) keep their gradient aside for the final, synchronised backward.
-    model_params = {id(p) for p in model.parameters()}
-    loss_params = [p for p in core.parameters() if p.requires_grad and id(p) not in model_params]
+    # 2. the loss on all embeddings; its gradient w.r.t. them is the cache. Parameters of the loss stage keep
+    #    their gradient aside for the final, synchronised backward: the embeddings are detached leaves, so every
+    #    parameter this backward reaches is one (a temperature, a predictor, prototypes, a dual encoder's logit
+    #    scale, which lives in the model but is not used by the chunk forwards).
+    loss_params = [p for p in core.parameters() if p.requires_grad]
     earlier = [p.grad for p in loss_params]
     for p in loss_params:
         p.grad = None
-    online = embeddings[0]
+    online = embeddings[0] if output_rows is None else embeddings[0][output_rows.to(device)]
     keys = online if target is None else key_parts[0]
     with (autocast or contextlib.nullcontext)():
         loss, batch = core.loss_from_embeddings(online, keys, layout, labels, indices, embeddings[1:])
