@@ -209,9 +209,9 @@ def test_jigsaw_is_a_permutation_of_the_tiles(photos):
     grid, batch = 3, photos.shape[0]
     views = Jigsaw(augment={**OFF, "size": 48}, grid=grid, tile_jitter=0.0, seed=5)({"image": photos})
     images = as_float(photos)
-    assert torch.allclose(views.query, images, atol=1e-5)
-    tiles_in, tiles_out = split_tiles(images, grid), split_tiles(views.positive, grid)  # (B, 9, 3, 16, 16)
-    source = matching_tiles(views.positive, images, grid)
+    assert torch.allclose(views.positive, images, atol=1e-5)
+    tiles_in, tiles_out = split_tiles(images, grid), split_tiles(views.query, grid)  # (B, 9, 3, 16, 16)
+    source = matching_tiles(views.query, images, grid)
     assert torch.equal(source.sort(dim=1).values, torch.arange(9).expand(batch, 9))  # a bijection per sample
     assert torch.allclose(tiles_out, tiles_in[torch.arange(batch).unsqueeze(1), source], atol=1e-5)  # same multiset
     identity = (source == torch.arange(9)).all(dim=1)
@@ -233,14 +233,14 @@ def test_jigsaw_shuffle_reports_its_permutation_and_jitters_tiles(photos):
     assert torch.equal(jittered, again)
 
 
-def test_jigsaw_positive_is_colour_augmented_and_grayscale_works(photos, digits):
+def test_jigsaw_variant_is_colour_augmented_independently_and_grayscale_works(photos, digits):
     views = Jigsaw(augment={**OFF, "size": 48, "jitter_p": 1.0}, tile_jitter=0.0)({"image": photos[:8]})
-    source = matching_tiles(views.positive, views.query, 3)
-    unshuffled = merge_tiles(split_tiles(views.positive, 3).gather(
+    source = matching_tiles(views.query, views.positive, 3)
+    unshuffled = merge_tiles(split_tiles(views.query, 3).gather(
         1, source.argsort(dim=1).view(8, 9, 1, 1, 1).expand(-1, -1, 3, 16, 16)), 3)
-    assert not torch.allclose(unshuffled, views.query, atol=1e-2)  # independent colour jitter
+    assert not torch.allclose(unshuffled, views.positive, atol=1e-2)  # independent colour jitter
     gray = Jigsaw(augment={"size": 9})({"image": digits})
-    assert gray.query.shape == gray.positive.shape == (64, 1, 9, 9)
+    assert gray.positive.shape == gray.query.shape == (64, 1, 9, 9)
 
 
 def test_jigsaw_errors_name_the_view_and_key():

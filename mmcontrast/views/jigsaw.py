@@ -56,10 +56,13 @@ def jigsaw_shuffle(
 
 
 class Jigsaw(ImageView):
-    """PIRL-style pair: ViewBatch(query = augmented image (B, C, S, S), positive = an independently augmented
-    view of the same image cut into ``grid`` x ``grid`` tiles, each tile jittered and the tiles shuffled by a
-    random permutation per sample (B, C, S, S), labels, indices). The encoder sees the reassembled image, so
-    any backbone works unchanged (PIRL instead embeds the 9 tiles separately and concatenates them).
+    """PIRL-style pair: ViewBatch(query = an augmented view of each image cut into ``grid`` x ``grid`` tiles,
+    each tile jittered and the tiles shuffled by a random permutation per sample (B, C, S, S), positive = an
+    independently augmented view of the intact image (B, C, S, S), labels, indices). The encoder sees the
+    reassembled image, so any backbone works unchanged (PIRL instead embeds the 9 tiles separately and
+    concatenates them). The jigsaw variant is the query and the image the positive because a memory bank stores
+    the first loss direction's positives: PIRL's memory holds the image embeddings f(I), and its loss contrasts
+    the jigsaw embedding g(I^t) (and, with ``symmetric: mean``, f(I) too: lambda = 0.5) against them.
 
     Args:
         column: image column (uint8 (B, C, H, W) tensors).
@@ -98,7 +101,7 @@ class Jigsaw(ImageView):
 
     def __call__(self, batch: dict[str, Any]) -> ViewBatch:
         images = self.images(batch)
-        query = self.augmentation(images, self.generator)
+        positive = self.augmentation(images, self.generator)
         view = self.augmentation(images, self.generator)
-        positive, _ = jigsaw_shuffle(view, self.grid, self.tile_jitter, self.generator)
+        query, _ = jigsaw_shuffle(view, self.grid, self.tile_jitter, self.generator)
         return ViewBatch(query=query, positive=positive, labels=self.labels(batch), indices=self.indices(batch))
