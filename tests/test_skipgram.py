@@ -76,16 +76,21 @@ def test_view_encoder_and_evaluator_share_the_vocabulary(tmp_path: Path) -> None
         WordVectors({"path": str(text), "min_cout": 2})
     pairs = tmp_path / "pairs.tsv"
     pairs.write_text("cat\tdog\t9\ncat\tsat\t5\nthe\tdog\t1\ncat\tmat\t3\n")
-    evaluator = WordSimilarityEvaluator(pairs, vocabulary=spec)
+    evaluator = WordSimilarityEvaluator(pairs, vocabulary=spec, k=1)
     assert len(evaluator.pairs) == 3  # 'mat' occurs once: its pair is left out
-    # a model whose cosines follow the scores exactly: cat = dog, sat half-way, the orthogonal to dog
-    vectors = {"cat": [1.0, 0.0], "dog": [1.0, 0.0], "sat": [1.0, 1.0], "the": [0.0, 1.0]}
+    # a model whose cosines follow the scores exactly: cat = dog, sat half-way, the orthogonal to dog; 'on' (in
+    # the vocabulary, in no pair) is a neighbour candidate only
+    vectors = {"cat": [1.0, 0.0], "dog": [1.0, 0.0], "sat": [1.0, 1.0], "the": [0.0, 1.0], "on": [0.9, 0.1]}
 
     class Fixed:
         def encode(self, words, batch_size=128):
             return torch.tensor([vectors[w] for w in words])
 
-    assert evaluator(Fixed()) == {"word_similarity/spearman": pytest.approx(1.0), "word_similarity/pairs": 3.0}
+    assert evaluator(Fixed()) == {"word_similarity/spearman": pytest.approx(1.0), "word_similarity/pairs": 3.0,
+                                  "word_similarity/neighbour_recall@1": 1.0}  # the one related pair: cat, dog
+    assert evaluator.last_neighbours["cat"] == ["dog"] and evaluator.last_neighbours["the"] == ["sat"]
+    vectors["on"], vectors["dog"] = [1.0, -0.005], [1.0, 0.01]  # 'on' is now nearer to cat than dog is
+    assert evaluator(Fixed())["word_similarity/neighbour_recall@1"] == 0.5  # cat's nearest is 'on', dog's is cat
 
 
 def test_config_errors_name_the_key() -> None:
@@ -116,7 +121,27 @@ def test_skipgram_config_learns_word_similarity_on_wikipedia(tmp_path: Path) -> 
     assert before["word_similarity/pairs"] == after["word_similarity/pairs"] == 50
     assert after["word_similarity/spearman"] > 0.5
     assert after["word_similarity/spearman"] > before["word_similarity/spearman"] + 0.4
+    # nearest neighbours among the whole vocabulary: related words find each other after training, not before.
+    # 64 directed related pairs; chance of a hit 10 / V = 0.002, so 5 hits by chance has probability ~1e-9
+    # (measured here: 0.0 -> 0.125 at 200 steps)
+    recall = "word_similarity/neighbour_recall@10"
+    assert before[recall] < 0.05 and after[recall] > 0.06
     # the evaluator through model.encode agrees with the table read directly (input vectors of the query tower)
     vocab = result.model.query.encoder.vocabulary
     rho, covered = word_similarity_spearman(result.model.query.encoder.table.weight, vocab, read_word_pairs(PAIRS))
     assert covered == 50 and rho == pytest.approx(after["word_similarity/spearman"], abs=1e-6)
+    assert len(vocab.words) > 4000  # the neighbour search above ran over the whole vocabulary
+
+
+def test_nearest_words_equals_a_naive_ranking_and_excludes_the_query() -> None:
+    from mmcontrast.evaluation.word_similarity import nearest_words
+
+    torch.manual_seed(0)
+    words = [f"w{i}" for i in range(30)]
+    table = torch.randn(30, 8)
+    got = nearest_words(table, words, ["w3", "w17"], k=5)
+    for query in ("w3", "w17"):
+        q = table[words.index(query)]
+        cosines = [(float(torch.nn.functional.cosine_similarity(q, table[j], dim=0)), words[j])
+                   for j in range(30) if words[j] != query]
+        assert got[query] == [w for _, w in sorted(cosines, reverse=True)[:5]]
