@@ -91,12 +91,20 @@ def test_logit_scale_starts_at_clip_value_and_never_exceeds_the_clamp():
 # ----------------------------------------------------------------------------------------------- objectives
 
 
-def naive_sigmoid_loss(query, candidates, positive_index, scale, bias):
+NAIVE_SIMILARITY = {
+    "dot": lambda a, b: float(a @ b),
+    "euclidean": lambda a, b: -float((a - b).norm()),
+    "squared_euclidean": lambda a, b: -float(((a - b) ** 2).sum()),
+    "manhattan": lambda a, b: -float((a - b).abs().sum()),
+}
+
+
+def naive_sigmoid_loss(query, candidates, positive_index, scale, bias, similarity="dot"):
     total = torch.zeros((), dtype=torch.float64)
     for i in range(query.shape[0]):
         for j in range(candidates.shape[0]):
             z = 1.0 if j == int(positive_index[i]) else -1.0
-            logit = scale * float(query[i].double() @ candidates[j].double()) + bias
+            logit = scale * NAIVE_SIMILARITY[similarity](query[i].double(), candidates[j].double()) + bias
             total += -math.log(1.0 / (1.0 + math.exp(-z * logit)))
     return total / query.shape[0]
 
@@ -111,6 +119,24 @@ def test_siglip_loss_equals_naive_double_loop(extra):
         got = sigmoid_loss(query, candidates, index, scale, bias)
         assert got.dtype == torch.float32
         assert float(got) == pytest.approx(float(naive_sigmoid_loss(query, candidates, index, scale, bias)), rel=1e-5)
+
+
+@pytest.mark.parametrize("similarity", ["euclidean", "squared_euclidean", "manhattan"])
+def test_siglip_and_clip_take_a_distance_as_negated_similarity(similarity):
+    g = torch.Generator().manual_seed(2)
+    image, text = torch.randn(5, 6, generator=g), torch.randn(5, 6, generator=g)
+    unit_i, unit_t = F.normalize(image, dim=-1), F.normalize(text, dim=-1)
+    siglip = SigLIP(negatives=InBatchNegatives(gather=False), similarity=similarity, bias=-1.0)
+    got = siglip(EmbeddingBatch(image, text, logit_scale=torch.tensor(4.0)))
+    expected = naive_sigmoid_loss(unit_i, unit_t, torch.arange(5), 4.0, -1.0, similarity)
+    assert float(got) == pytest.approx(float(expected), rel=1e-5)
+    clip = CLIPLoss(negatives=InBatchNegatives(gather=False), similarity=similarity)
+    logits = torch.tensor([[NAIVE_SIMILARITY[similarity](a, b) for b in unit_t.double()] for a in unit_i.double()])
+    naive = (F.cross_entropy(4.0 * logits, torch.arange(5)) + F.cross_entropy(4.0 * logits.T, torch.arange(5))) / 2
+    assert float(clip(EmbeddingBatch(image, text, logit_scale=torch.tensor(4.0)))) == pytest.approx(float(naive), rel=1e-5)
+    cfg = load_config(Path(__file__).parents[1] / "configs/image_text/offline/siglip.yaml",
+                      [f"objective.similarity={similarity}"])  # a config key, checked at config time
+    assert cfg.objective["similarity"] == similarity
 
 
 def test_siglip_objective_uses_model_scale_and_learnable_bias_and_accumulates_in_float32():

@@ -10,6 +10,7 @@ import torch
 from ..batch import EmbeddingBatch
 from ..negatives import Negatives
 from .base import Temperature
+from .distances import Distance
 from .info_nce import InfoNCE
 
 
@@ -35,12 +36,16 @@ class CLIPLoss(InfoNCE):
     Args:
         temperature: a fixed tau, only for models without a logit scale of their own (default: the model's).
         negatives: candidate source; in-batch, gathered across processes with gradient, by default.
+        similarity: the kind compared after L2 normalisation (``dot``: cosine, CLIP's; ``euclidean``,
+            ``squared_euclidean``, ``manhattan`` are negated distances: ``distances.DISTANCES``).
     """
 
     uses_logit_scale = True  # reads EmbeddingBatch.logit_scale
 
-    def __init__(self, temperature: float | None = None, negatives: Negatives | None = None) -> None:
-        super().__init__(temperature=temperature or 1.0, symmetric=True, normalize=True, negatives=negatives)
+    def __init__(self, temperature: float | None = None, negatives: Negatives | None = None,
+                 similarity: Distance = "dot") -> None:
+        super().__init__(temperature=temperature or 1.0, symmetric=True, normalize=True, negatives=negatives,
+                         similarity=similarity)
         self.fixed = self.temperature if temperature is not None else None
 
     def logit_scale(self, batch: EmbeddingBatch) -> torch.Tensor:

@@ -23,7 +23,8 @@ from ..batch import EmbeddingBatch
 from ..negatives import Negatives
 from .base import Objective, Temperature, l2_normalize
 from .clip import model_or_fixed_scale
-from .precision import float32_matmul
+from .distances import Distance
+from .info_nce import scaled_similarity
 
 
 def sigmoid_loss(
@@ -32,6 +33,7 @@ def sigmoid_loss(
     positive_index: torch.Tensor,
     logit_scale: torch.Tensor | float,
     logit_bias: torch.Tensor | float,
+    similarity: Distance = "dot",
 ) -> torch.Tensor:
     """Pairwise sigmoid loss of B queries against M candidates, summed over pairs and divided by B.
 
@@ -41,11 +43,13 @@ def sigmoid_loss(
         positive_index: (B,) long, the column of each query's positive; every other column is a negative.
         logit_scale: t, the scale of the similarities.
         logit_bias: b.
+        similarity: how ``q_i.c_j`` compares rows (``dot`` by default; any kind of ``distances.DISTANCES``, a
+            distance negated).
 
     Returns:
-        Scalar float32 loss ``-sum_ij log sigmoid(z_ij (t q_i.c_j + b)) / B``.
+        Scalar float32 loss ``-sum_ij log sigmoid(z_ij (t sim(q_i, c_j) + b)) / B``.
     """
-    logits = float32_matmul(query, candidates.transpose(0, 1)) * logit_scale + logit_bias  # (B, M) float32
+    logits = scaled_similarity(query, candidates, logit_scale, similarity) + logit_bias  # (B, M) float32
     signs = -torch.ones_like(logits)
     signs[torch.arange(logits.shape[0], device=logits.device), positive_index] = 1.0
     return -F.logsigmoid(signs * logits).sum() / query.shape[0]
@@ -62,9 +66,12 @@ class SigLIP(Objective):
             for SigLIP set the dual encoder's ``temperature: 0.1``, the paper's initial scale 10).
         normalize: cosine similarity (L2-normalise embeddings).
         negatives: candidate source; in-batch, gathered across processes with gradient, by default.
+        similarity: the kind compared after ``normalize`` (``dot``: cosine with ``normalize``, the paper's;
+            ``euclidean``, ``squared_euclidean``, ``manhattan`` are negated distances).
     """
 
     uses_logit_scale = True  # reads EmbeddingBatch.logit_scale
+    distance_key = "similarity"
 
     def __init__(
         self,
@@ -73,8 +80,11 @@ class SigLIP(Objective):
         temperature: float | None = None,
         normalize: bool = True,
         negatives: Negatives | None = None,
+        similarity: Distance = "dot",
     ) -> None:
         super().__init__(negatives)
+        self.similarity = similarity
+        self.resolve_kind(similarity)
         value = torch.tensor(float(bias))
         if learnable_bias:
             self.bias = nn.Parameter(value)
@@ -90,7 +100,8 @@ class SigLIP(Objective):
         if self.normalize:
             query, positive, negatives = l2_normalize(query), l2_normalize(positive), l2_normalize(negatives)
         candidates, index = self.negatives.candidates(positive, negatives, batch.indices)
-        return sigmoid_loss(query, candidates, index, model_or_fixed_scale(batch, self.fixed, "siglip"), self.bias)
+        scale = model_or_fixed_scale(batch, self.fixed, "siglip")
+        return sigmoid_loss(query, candidates, index, scale, self.bias, self.similarity)
 
     def keys(self, batch: EmbeddingBatch) -> torch.Tensor | None:
         return l2_normalize(batch.positive) if self.normalize else batch.positive
