@@ -88,6 +88,25 @@ def test_separate_towers_train_and_export_one_sentence_transformers_folder_each(
         assert (ours - theirs).abs().max().item() < 1e-5, role
     card = (final / "README.md").read_text()
     assert "/query" in card and "/passage" in card and "prompt" in card.lower()
+    assert "`query`: `'query: '`" in card  # the prefix itself is documented, not just the word
+
+
+def test_shared_tower_with_prompts_exports_one_folder_whose_prompts_sentence_transformers_applies(tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    prompts = {"query": "query: ", "passage": "passage: "}
+    result = train(load_config(write_config(tmp_path, prompts=prompts)))
+    final = result.export_path
+    assert not (final / "query").exists() and (final / "modules.json").is_file()  # one folder
+    st = SentenceTransformer(str(final), device="cpu")
+    assert {role: st.prompts[role] for role in prompts} == prompts
+    texts = ["a man plays guitar", "the sky is blue"]
+    for role in prompts:
+        theirs = torch.from_numpy(st.encode(texts, prompt_name=role))
+        assert (result.model.encode(texts, role=role) - theirs).abs().max().item() < 1e-5, role
+    assert not torch.allclose(result.model.encode(texts, role="query"), result.model.encode(texts, role="passage"))
+    card = (final / "README.md").read_text()
+    assert "`query`: `'query: '`" in card and "`passage`: `'passage: '`" in card and 'prompt_name="query"' in card
 
 
 def test_passage_head_without_passage_encoder_is_a_config_error(tmp_path):
