@@ -61,13 +61,16 @@ class WordSimilarityEvaluator(Evaluator):
         self.last_neighbours: dict[str, list[str]] = {}
 
     def __call__(self, model: Any) -> dict[str, float]:
-        embeddings, row = encode_unique_texts(model, [w for a, b, _ in self.pairs for w in (a, b)], self.batch_size,
-                                              "words")
+        pair_words = [w for a, b, _ in self.pairs for w in (a, b)]
+        if self.words is None:
+            embeddings, row = encode_unique_texts(model, pair_words, self.batch_size, "words")
+        else:  # the whole vocabulary once: the pairs' rows and the neighbour candidates
+            embeddings = encode(model, self.words, self.batch_size, "vocabulary")
+            row = {w: i for i, w in enumerate(self.words)}
         items = [(embeddings[row[a]], embeddings[row[b]], s) for a, b, s in self.pairs]
         metrics = {self.key("spearman"): spearman_of_cosines(items), self.key("pairs"): float(len(items))}
         if self.words is not None and self.related:
-            vocabulary = encode(model, self.words, self.batch_size, "vocabulary")
-            self.last_neighbours = nearest_words(vocabulary, self.words, list(row), self.k)
+            self.last_neighbours = nearest_words(embeddings, self.words, list(dict.fromkeys(pair_words)), self.k)
             hits = [b in self.last_neighbours[a] for a, b in self.related] + \
                    [a in self.last_neighbours[b] for a, b in self.related]
             metrics[self.key(f"neighbour_recall@{self.k}")] = sum(hits) / len(hits)
