@@ -11,6 +11,7 @@ and writes a JSON result. Nothing is asserted: it measures.
 
     .venv/bin/python benchmarks/vision_ssl.py                      # all methods, 300 steps each
     .venv/bin/python benchmarks/vision_ssl.py --steps 100 --methods simclr byol
+    .venv/bin/python benchmarks/vision_ssl.py --methods swav --set train.lr=5e-4 --update   # try a setting
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--lr", type=float, default=None, help="override every config's lr")
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="config overrides for every method run (e.g. train.lr=5e-4 'head.hidden_dims=[2048]')")
     parser.add_argument("--output", type=Path, default=REPO_ROOT / "benchmarks" / "results" / "vision_ssl_cpu.json")
     parser.add_argument("--update", action="store_true",
                         help="keep the rows of methods not run now from an existing --output (rerun a few methods)")
@@ -101,6 +104,7 @@ def main() -> None:
                          "train.progress_bar=false", "train.log_with=[]", "train.eval_at_start=false"]
             if args.lr is not None:
                 overrides.append(f"train.lr={args.lr}")
+            overrides.extend(args.set)
             cfg = load_config(config_path(method), overrides)
             start = time.perf_counter()
             result = train(cfg)
