@@ -164,11 +164,12 @@ class DualEncoderModel(nn.Module):
 
     def forward(self, inputs: dict[str, Any]) -> torch.Tensor:
         """(B + P, D): projected image rows, then projected text rows."""
-        images = self._tower(self.vision, inputs[IMAGE], self.lock_vision)
-        texts = self._tower(self.text, inputs[TEXT], self.lock_text)
-        if TEXT_INDEX in inputs:  # identical captions were embedded once: one row per caption again
-            texts = texts[inputs[TEXT_INDEX]]
-        return torch.cat([images, texts], dim=0)
+        towers, rows = self.split_row_map(inputs)
+        images = self._tower(self.vision, towers[IMAGE], self.lock_vision)
+        texts = self._tower(self.text, towers[TEXT], self.lock_text)
+        embeddings = torch.cat([images, texts], dim=0)
+        # identical captions were embedded once: one row per caption again
+        return embeddings if rows is None else embeddings[rows.to(embeddings.device)]
 
     @staticmethod
     def split_row_map(inputs: dict[str, Any]) -> tuple[dict[str, Any], torch.Tensor | None]:
