@@ -88,6 +88,30 @@ def test_memory_bank_samples_are_reproducible_from_seed_and_step_and_restored_by
     assert torch.equal(c.candidates(unit(2, 4, 0), indices=idx)[0], a.candidates(unit(2, 4, 0), indices=idx)[0])
 
 
+def test_memory_bank_warm_start_fills_unwritten_entries_before_the_loss_then_mixes_as_usual():
+    bank = MemoryBankNegatives(num_samples=10, embedding_dim=4, num_negatives=3, momentum=0.5, seed=0,
+                               warm_start=True)
+    random_init = bank.memory.clone()
+    first = unit(2, 4, 5)
+    pool, index = bank.candidates(first, indices=torch.tensor([7, 2]))
+    assert torch.allclose(pool[index], first, atol=1e-6)  # the positive is the key, not the random entry
+    bank.update([first], torch.tensor([7, 2]))
+    assert torch.allclose(bank.memory[[7, 2]], first, atol=1e-6)
+    # entry 7 is written: the usual EMA; entry 4 is new: the key itself; everything else keeps its random init
+    second = unit(2, 4, 6)
+    pool, index = bank.candidates(second, indices=torch.tensor([7, 4]))
+    assert torch.allclose(pool[index[0]], first[0], atol=1e-6) and torch.allclose(pool[index[1]], second[1], atol=1e-6)
+    bank.update([second], torch.tensor([7, 4]))
+    assert torch.allclose(bank.memory[7], F.normalize(0.5 * first[0] + 0.5 * second[0], dim=0), atol=1e-6)
+    assert torch.allclose(bank.memory[4], second[1], atol=1e-6)
+    untouched = [i for i in range(10) if i not in (7, 2, 4)]
+    assert torch.equal(bank.memory[untouched], random_init[untouched])
+    assert bank.written.tolist() == [i in (7, 2, 4) for i in range(10)]
+    restored = MemoryBankNegatives(num_samples=10, embedding_dim=4, num_negatives=3, seed=0, warm_start=True)
+    restored.load_state_dict(bank.state_dict())  # the written flags are checkpointed
+    assert torch.equal(restored.written, bank.written) and torch.equal(restored.memory, bank.memory)
+
+
 def test_memory_bank_without_indices_names_the_missing_column():
     bank = MemoryBankNegatives(num_samples=4, embedding_dim=2)
     with pytest.raises(ValueError, match="index"):

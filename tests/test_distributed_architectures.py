@@ -25,6 +25,9 @@ SCENARIOS = {
                    "objective": {"name": "info_nce", "temperature": 0.2}},
     "memory_bank": {"negatives": {"name": "memory_bank", "num_negatives": 5, "momentum": 0.5},
                     "objective": {"name": "info_nce", "temperature": 0.1}, "symmetric": "mean"},
+    "memory_bank_warm_start": {"negatives": {"name": "memory_bank", "num_negatives": 5, "momentum": 0.5,
+                                             "warm_start": True},
+                               "objective": {"name": "info_nce", "temperature": 0.1}, "symmetric": "mean"},
     "swav": {"objective": {"name": "swav", "num_prototypes": 6, "temperature": 0.1}},
     "barlow_twins": {"objective": {"name": "barlow_twins"}},
     "vicreg": {"objective": {"name": "vicreg"}, "head": {"name": "mlp", "hidden_dims": [], "output_dim": 16}},
@@ -76,5 +79,7 @@ def test_two_processes_equal_one_process_over_two_steps(tmp_path, name):
     if name == "moco_queue":  # the keys of both processes' batches (2 steps x 8) went through the 12-slot queue
         assert int(state1["objective.negatives.pointer"]) == 16 % 12
         assert not torch.allclose(state1["objective.negatives.queue"], initial["objective.negatives.queue"])
-    if name == "memory_bank":
+    if name.startswith("memory_bank"):
         assert int(state1["objective.negatives.steps"]) == 2
+    if name == "memory_bank_warm_start":  # every row of the 2 x 8 global batches was written once
+        assert bool(state1["objective.negatives.written"].all())

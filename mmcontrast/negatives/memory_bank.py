@@ -29,6 +29,7 @@ class MemoryBankNegatives(Negatives):
         num_negatives: memory entries drawn per step (Wu et al.: 4096); ``None`` uses the whole memory.
         momentum: EMA weight of the old entry (Wu et al. 0.5).
         seed: initialisation and sampling seed.
+        warm_start: fill never-written entries from the batch's keys before the loss (see above).
     """
 
     def __init__(
@@ -38,6 +39,7 @@ class MemoryBankNegatives(Negatives):
         num_negatives: int | None = 4096,
         momentum: float = 0.5,
         seed: int = 0,
+        warm_start: bool = False,
     ) -> None:
         super().__init__()
         if num_samples < 1:
@@ -50,6 +52,9 @@ class MemoryBankNegatives(Negatives):
         self.num_negatives = num_negatives
         self.momentum = momentum
         self.seed = seed
+        self.warm_start = bool(warm_start)
+        if self.warm_start:  # only then: checkpoints of a bank without it keep loading
+            self.register_buffer("written", torch.zeros(num_samples, dtype=torch.bool))
 
     def candidates(
         self,
@@ -63,6 +68,8 @@ class MemoryBankNegatives(Negatives):
         if hard_negatives is not None:
             raise ValueError("memory bank negatives do not take hard negatives")
         all_indices = gather_no_grad(indices.to(self.memory.device))
+        if self.warm_start:
+            self._fill_unwritten(positives, all_indices)
         local = self._offset(indices)
         parts = [self.memory[all_indices]]
         if self.num_negatives is None:
@@ -74,6 +81,15 @@ class MemoryBankNegatives(Negatives):
         pool = torch.cat(parts, dim=0).detach().to(dtype=positives.dtype)
         index = local + torch.arange(positives.shape[0], device=positives.device)
         return pool, index
+
+    @torch.no_grad()
+    def _fill_unwritten(self, positives: torch.Tensor, all_indices: torch.Tensor) -> None:
+        """Write the global batch's positives (B_global, D), normalised, into the entries not written yet."""
+        all_keys = gather_no_grad(F.normalize(positives.detach().float(), dim=1)).to(self.memory.device)
+        fresh = ~self.written[all_indices]
+        if bool(fresh.any()):
+            self.memory[all_indices[fresh]] = all_keys[fresh].to(self.memory.dtype)
+            self.written[all_indices[fresh]] = True
 
     @staticmethod
     def _offset(indices: torch.Tensor) -> int:
@@ -87,6 +103,10 @@ class MemoryBankNegatives(Negatives):
             return
         all_keys = gather_no_grad(F.normalize(keys[0].detach().float(), dim=1))
         all_indices = gather_no_grad(indices.to(self.memory.device))
-        mixed = self.momentum * self.memory[all_indices] + (1.0 - self.momentum) * all_keys.to(self.memory.dtype)
+        keys = all_keys.to(self.memory.dtype)
+        mixed = self.momentum * self.memory[all_indices] + (1.0 - self.momentum) * keys
+        if self.warm_start:  # an entry written for the first time takes the key itself
+            mixed = torch.where(self.written[all_indices, None], mixed, keys)
+            self.written[all_indices] = True
         self.memory[all_indices] = F.normalize(mixed, dim=1)
         self.steps += 1
