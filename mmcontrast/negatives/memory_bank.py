@@ -23,6 +23,14 @@ class MemoryBankNegatives(Negatives):
     process. The random sample is drawn from a generator seeded by ``(seed, step)``: the same on every process
     and after a resume. The memory and the step counter are persistent buffers (checkpointed).
 
+    ``warm_start`` (off by default; not in Wu et al.) fills every entry that was never written with the current
+    batch's positives (normalised, detached) BEFORE the loss, so that on an entry's first visit its positive is the
+    other view's embedding instead of the random initialisation. Wu et al. train for hundreds of epochs, where the
+    random first epoch is forgotten; over a budget of one or two epochs it is most of the training, and the loss
+    then pulls every image towards a random direction. A ``written`` (N,) bool buffer (checkpointed) records which
+    entries hold an embedding; the update after the loss mixes as usual (a just-filled entry mixed with the same
+    key stays that key).
+
     Args:
         num_samples: N, injected from the training set's length.
         embedding_dim: D, injected from the model.
@@ -85,9 +93,9 @@ class MemoryBankNegatives(Negatives):
     @torch.no_grad()
     def _fill_unwritten(self, positives: torch.Tensor, all_indices: torch.Tensor) -> None:
         """Write the global batch's positives (B_global, D), normalised, into the entries not written yet."""
-        all_keys = gather_no_grad(F.normalize(positives.detach().float(), dim=1)).to(self.memory.device)
-        fresh = ~self.written[all_indices]
+        fresh = ~self.written[all_indices]  # the same on every process, so skipping the gather is collective-safe
         if bool(fresh.any()):
+            all_keys = gather_no_grad(F.normalize(positives.detach().float(), dim=1)).to(self.memory.device)
             self.memory[all_indices[fresh]] = all_keys[fresh].to(self.memory.dtype)
             self.written[all_indices[fresh]] = True
 
@@ -103,10 +111,6 @@ class MemoryBankNegatives(Negatives):
             return
         all_keys = gather_no_grad(F.normalize(keys[0].detach().float(), dim=1))
         all_indices = gather_no_grad(indices.to(self.memory.device))
-        keys = all_keys.to(self.memory.dtype)
-        mixed = self.momentum * self.memory[all_indices] + (1.0 - self.momentum) * keys
-        if self.warm_start:  # an entry written for the first time takes the key itself
-            mixed = torch.where(self.written[all_indices, None], mixed, keys)
-            self.written[all_indices] = True
+        mixed = self.momentum * self.memory[all_indices] + (1.0 - self.momentum) * all_keys.to(self.memory.dtype)
         self.memory[all_indices] = F.normalize(mixed, dim=1)
         self.steps += 1
