@@ -110,6 +110,8 @@ def test_memory_bank_warm_start_fills_unwritten_entries_before_the_loss_then_mix
     restored = MemoryBankNegatives(num_samples=10, embedding_dim=4, num_negatives=3, seed=0, warm_start=True)
     restored.load_state_dict(bank.state_dict())  # the written flags are checkpointed
     assert torch.equal(restored.written, bank.written) and torch.equal(restored.memory, bank.memory)
+    with pytest.raises(ValueError, match="warm_start"):
+        MemoryBankNegatives(num_samples=10, embedding_dim=4, warm_start="no")  # a string is not a switch
 
 
 def test_memory_bank_without_indices_names_the_missing_column():

@@ -60,7 +60,9 @@ class MemoryBankNegatives(Negatives):
         self.num_negatives = num_negatives
         self.momentum = momentum
         self.seed = seed
-        self.warm_start = bool(warm_start)
+        if not isinstance(warm_start, bool):
+            raise ValueError(f"negatives.warm_start must be true or false, got {warm_start!r}")
+        self.warm_start = warm_start
         if self.warm_start:  # only then: checkpoints of a bank without it keep loading
             self.register_buffer("written", torch.zeros(num_samples, dtype=torch.bool))
 
