@@ -57,6 +57,8 @@ class TrainConfig:
     scheduler: str = "linear"  # any transformers scheduler name: linear, cosine, constant_with_warmup, ...
     warmup_ratio: float = 0.0
     warmup_steps: int | None = None  # overrides warmup_ratio when set
+    # learner submodules whose lr stays at lr (no warmup, no decay): [predictor] is SimSiam's fixed predictor lr
+    constant_lr: list[str] = field(default_factory=list)  # names: predictor, tile_head, model.head, model.encoder
     max_grad_norm: float | None = None
     gradient_accumulation_steps: int = 1
     chunk_size: int | None = None  # gradient caching: rows per chunk forward (GradCache); None or 0: off
@@ -106,6 +108,7 @@ class Config:
     passage_head: Component | None = None  # head of the passage tower
     prompts: dict[str, str] = field(default_factory=dict)  # role -> text prefix, e.g. {query: "query: "}
     predictor: Component | None = None  # MLP on the online branch only (BYOL, SimSiam, MoCo v3)
+    tile_head: Component | None = None  # PIRL's g: combines per-tile embeddings (view jigsaw, encode_tiles: true)
     target: Component | None = None  # stop_gradient (SimSiam) | momentum (MoCo, BYOL); None: keys are online
     symmetric: str = "none"  # none | sum | mean: add the swapped loss direction (BYOL/MoCo v3 sum, SimSiam mean)
     negatives: Component = field(default_factory=lambda: {"name": "in_batch"})
@@ -124,13 +127,14 @@ COMPONENT_AXES: dict[str, str] = {
     "passage_encoder": "encoders",
     "passage_head": "heads",
     "predictor": "heads",
+    "tile_head": "tile_heads",
     "target": "targets",
     "negatives": "negatives",
     "objective": "objectives",
     "miner": "miners",
     "evaluators": "evaluators",
 }
-INJECTED = {"self", "negatives", "generator", "embedding_dim", "input_dim", "online", "num_samples", "miner"}
+INJECTED = {"self", "negatives", "generator", "embedding_dim", "input_dim", "online", "num_samples", "miner", "num_tiles"}
 
 
 def _registry(axis: str) -> Any:
@@ -145,6 +149,8 @@ def _registry(axis: str) -> Any:
         from .encoders import ENCODERS as reg
     elif axis == "heads":
         from .encoders import HEADS as reg
+    elif axis == "tile_heads":
+        from .encoders import TILE_HEADS as reg
     elif axis == "targets":
         from .encoders import TARGETS as reg
     elif axis == "negatives":
@@ -352,6 +358,7 @@ def validate(cfg: Config, source: str = "config") -> None:
         validate_component(cfg.predictor, "predictor", "heads", source)
     if cfg.target is not None:
         validate_component(cfg.target, "target", "targets", source)
+    _check_tile_head(cfg, source)
     if cfg.symmetric not in ("none", "sum", "mean"):
         raise ConfigError(f"{source}: symmetric must be none, sum or mean, got '{cfg.symmetric}'")
     validate_component(cfg.negatives, "negatives", "negatives", source)
@@ -385,6 +392,26 @@ def validate(cfg: Config, source: str = "config") -> None:
                           "a queue must hold at least one global batch of keys")
     if cfg.export.push_to_hub and not cfg.export.hub_repo_id:
         raise ConfigError(f"{source}: export.push_to_hub needs export.hub_repo_id")
+
+
+def _check_tile_head(cfg: Config, source: str) -> None:
+    """``tile_head`` and a jigsaw view with ``encode_tiles: true`` come together (PIRL's per-tile encoding), with
+    a single tower, no target branch and no gradient caching."""
+    encodes_tiles = cfg.view.get("name") == "jigsaw" and cfg.view.get("encode_tiles") is True
+    if cfg.tile_head is None:
+        if encodes_tiles:
+            raise ConfigError(f"{source}: view.encode_tiles needs a tile_head that combines the tile embeddings "
+                              "into the query embedding, e.g. tile_head: {name: concat, tile_dim: 128}")
+        return
+    validate_component(cfg.tile_head, "tile_head", "tile_heads", source)
+    if not encodes_tiles:
+        raise ConfigError(f"{source}: tile_head combines jigsaw tiles: it needs view: {{name: jigsaw, encode_tiles: "
+                          f"true}} (got view {cfg.view.get('name')!r} with encode_tiles {cfg.view.get('encode_tiles')!r})")
+    unsupported = {"target": cfg.target, "passage_encoder": cfg.passage_encoder, "train.chunk_size": cfg.train.chunk_size or None}
+    set_keys = [key for key, value in unsupported.items() if value is not None]
+    if set_keys:
+        raise ConfigError(f"{source}: tile_head (per-tile jigsaw queries) works with one online tower and its own "
+                          f"embeddings as keys: unset {set_keys}")
 
 
 def _check_objective_composition(cfg: Config, source: str) -> None:

@@ -11,12 +11,14 @@ import torch
 import torch.nn.functional as F
 
 from mmcontrast.batch import EmbeddingBatch
-from mmcontrast.encoders import ContrastiveModel, MLPHead, MomentumTarget, StopGradientTarget, VisionEncoder
+from mmcontrast.encoders import (ContrastiveModel, MLPHead, MomentumTarget, StopGradientTarget, TileHead,
+                                 VisionEncoder)
 from mmcontrast.negatives import MemoryBankNegatives, NoNegatives, QueueNegatives
 from mmcontrast.objectives import (BYOL, BarlowTwins, InfoNCE, SimSiam, SwAV, VICReg, barlow_twins, info_nce,
                                    sinkhorn, vicreg)
 from mmcontrast.training.lars import LARS
-from mmcontrast.training.learner import Learner, RoleLayout
+from mmcontrast.training.learner import Learner, RoleLayout, flatten_views
+from mmcontrast.views import ViewBatch
 
 TINY_RESNET = {"model_type": "resnet", "num_channels": 1, "hidden_sizes": [8, 16], "depths": [1, 1],
                "embedding_size": 8, "layer_type": "basic"}
@@ -187,6 +189,53 @@ def test_momentum_target_with_queue_is_moco():
     assert torch.allclose(queue.queue[:4].norm(dim=1), torch.ones(4))
 
 
+def test_pirl_tiled_queries_are_the_tile_head_of_per_tile_trunk_features_contrasted_with_the_image():
+    online = tiny_model()
+    tile_head = TileHead(input_dim=online.encoder.embedding_dim, num_tiles=4, tile_dim=4, output_dim=8)
+    bank = MemoryBankNegatives(num_samples=10, embedding_dim=8, num_negatives=5, momentum=0.5, seed=0)
+    # symmetric mean: PIRL's two terms, g(tiles) and f(image) each against the memory entry of the sample
+    learner = Learner(online, InfoNCE(temperature=0.2, negatives=bank), symmetric="mean", tile_head=tile_head)
+    images, tiles = torch.rand(3, 1, 8, 8), torch.rand(3, 4, 1, 4, 4)
+    views = ViewBatch(query=tiles, positive=images, tiled_query=True)
+    inputs, layout, crop_inputs = flatten_views(online, views)
+    assert layout.batch == 3 and layout.query_tiles == 4
+    indices = torch.tensor([7, 2, 4])
+    memory = bank.memory.clone()
+    learner.train()
+    loss, batch = learner(inputs, layout, indices=indices, crop_inputs=crop_inputs)
+    with torch.no_grad():  # g(per-tile trunk features) against f(image); the bank entries are the positives
+        features = online.encoder(online.prepare(tiles.flatten(0, 1), keep_size=True)).view(3, 4, -1)
+        query = tile_head(features)
+        image = online(online.prepare(images))
+    assert torch.allclose(batch.query, query, atol=1e-5) and torch.allclose(batch.positive, image, atol=1e-5)
+    assert loss.requires_grad and torch.isfinite(loss)
+    grads = torch.autograd.grad(loss, [tile_head.tile_projection.weight, online.head.net[-1].weight])
+    assert all(g.abs().sum() > 0 for g in grads)  # both the tile head and the image head learn
+    assert not torch.equal(bank.memory[indices], memory[indices])  # the memory of these samples moved
+    swapped = ViewBatch(query=tiles[:, [1, 0, 2, 3]], positive=images, tiled_query=True)
+    inputs, layout, crop_inputs = flatten_views(online, swapped)
+    with torch.no_grad():  # g sees the tiles in their order: a different arrangement is a different query
+        other = learner.tiled_queries(crop_inputs[0], layout)
+    assert not torch.allclose(other, query, atol=1e-4)
+
+
+def test_tiled_queries_reject_a_target_branch_and_hard_negatives():
+    online = tiny_model()
+    tile_head = TileHead(input_dim=online.encoder.embedding_dim, num_tiles=4, tile_dim=4, output_dim=8)
+    tiles, images = torch.rand(2, 4, 1, 4, 4), torch.rand(2, 1, 8, 8)
+    with pytest.raises(ValueError, match="no hard negatives"):
+        flatten_views(online, ViewBatch(query=tiles, positive=images, negatives=[images], tiled_query=True))
+    with pytest.raises(ValueError, match="B, n, C, th, tw"):
+        flatten_views(online, ViewBatch(query=images, positive=images, tiled_query=True))
+    learner = Learner(online, InfoNCE(temperature=0.2, negatives=NoNegatives()), target=MomentumTarget(online, 0.99),
+                      tile_head=tile_head)
+    inputs, layout, crop_inputs = flatten_views(online, ViewBatch(query=tiles, positive=images, tiled_query=True))
+    with pytest.raises(ValueError, match="no target branch"):
+        learner(inputs, layout, crop_inputs=crop_inputs)
+    with pytest.raises(ValueError, match=r"\(B, 4, D\)"):
+        tile_head(torch.rand(2, 3, online.encoder.embedding_dim))
+
+
 # ------------------------------------------------------------------------------------------ negative-free
 def test_byol_and_simsiam_reference_values():
     p, z = unit(5, 4, 0), unit(5, 4, 1)
@@ -276,6 +325,37 @@ def test_lars_scales_each_step_by_the_trust_ratio_and_skips_excluded_groups():
     ratio = 0.01 * 5.0 / g.norm()
     assert torch.allclose(w.detach(), torch.tensor([3.0, 4.0]) - ratio * g, atol=1e-6)
     assert torch.allclose(b.detach(), torch.tensor([-1.0]))
+
+
+def test_constant_lr_keeps_the_named_submodule_at_the_base_lr_while_the_rest_warms_up_and_decays():
+    from mmcontrast.config import TrainConfig
+    from mmcontrast.training.optim import build_optimizer, build_scheduler, parameter_groups
+
+    online = tiny_model()
+    learner = Learner(online, SimSiam(NoNegatives()), MLPHead(8, [16], 8), StopGradientTarget(), symmetric="mean")
+    cfg = TrainConfig(optimizer="sgd", lr=0.1, scheduler="cosine", warmup_steps=2, weight_decay=1e-4,
+                      constant_lr=["predictor"])
+    optimizer = build_optimizer(learner, cfg)
+    predictor_ids = {id(p) for p in learner.predictor.parameters()}
+    constant_groups = [g for g in optimizer.param_groups if g.get("constant_lr")]
+    assert {id(p) for g in constant_groups for p in g["params"]} == predictor_ids
+    assert sorted(g["weight_decay"] for g in constant_groups) == [0.0, 1e-4]  # biases and norms: still no decay
+    scheduler = build_scheduler(optimizer, cfg, total_steps=10)
+    lrs = []
+    for _ in range(10):
+        lrs.append([g["lr"] for g in optimizer.param_groups])
+        optimizer.step()
+        scheduler.step()
+    for i, group in enumerate(optimizer.param_groups):
+        seen = [step[i] for step in lrs]
+        if group.get("constant_lr"):
+            assert seen == [0.1] * 10
+        else:  # warmup from 0, peak 0.1, cosine down
+            assert seen[0] == 0.0 and max(seen) == pytest.approx(0.1) and seen[-1] < 0.01
+    plain = parameter_groups(learner, 1e-4)
+    assert len(plain) == 2 and not any(g.get("constant_lr") for g in plain)
+    with pytest.raises(ValueError, match=r"train.constant_lr names \['predictr'\].*predictor"):
+        parameter_groups(learner, 1e-4, ["predictr"])
 
 
 def test_shuffled_bn_keys_use_group_statistics_and_keep_the_row_order():

@@ -243,6 +243,19 @@ def test_jigsaw_variant_is_colour_augmented_independently_and_grayscale_works(ph
     assert gray.positive.shape == gray.query.shape == (64, 1, 9, 9)
 
 
+def test_jigsaw_encode_tiles_gives_the_same_shuffled_tiles_unassembled(photos):
+    """PIRL's per-tile encoding: the query is the tiles (B, n, C, th, tw) that the default view assembles."""
+    kwargs = {"augment": {"size": 48}, "grid": 3, "tile_jitter": 0.25, "seed": 3}
+    assembled = Jigsaw(**kwargs)({"image": photos})
+    tiled = Jigsaw(**kwargs, encode_tiles=True)({"image": photos})
+    assert tiled.tiled_query and not assembled.tiled_query
+    assert tiled.query.shape == (32, 9, 3, 16, 16)
+    assert torch.equal(merge_tiles(tiled.query, 3), assembled.query)  # same draws, only not put back together
+    assert torch.equal(tiled.positive, assembled.positive)
+    with pytest.raises(ValueError, match=r"view 'jigsaw': 'view.encode_tiles' must be true or false, got 'yes'"):
+        Jigsaw(augment={"size": 30}, encode_tiles="yes")
+
+
 def test_jigsaw_errors_name_the_view_and_key():
     with pytest.raises(ValueError, match=r"view 'jigsaw': 'view.augment.size' 32 is not divisible by 'view.grid' 3"
                                          r".*30 or 33"):

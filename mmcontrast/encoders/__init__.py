@@ -1,10 +1,11 @@
 """Encoders (text and vision towers), heads and target branches. Registries: ``ENCODERS``, ``HEADS``,
-``TARGETS``."""
+``TILE_HEADS``, ``TARGETS``."""
 
 from ..registry import Registry
 from .dual_encoder import DualEncoderModel
 from .heads import DINOHead, MLPHead
 from .model import ContrastiveModel
+from .tile_head import TileHead
 from .target import MomentumTarget, StopGradientTarget, Target
 from .text import TextEncoder
 from .two_tower import TwoTowerModel
@@ -23,11 +24,14 @@ HEADS: Registry[type] = Registry("head")
 HEADS.register("mlp")(MLPHead)
 HEADS.register("dino")(DINOHead)
 
+TILE_HEADS: Registry[type] = Registry("tile head")
+TILE_HEADS.register("concat")(TileHead)  # PIRL's g: per-tile projections, concatenated, projected
+
 TARGETS: Registry[type[Target]] = Registry("target")
 TARGETS.register("momentum")(MomentumTarget)
 TARGETS.register("stop_gradient")(StopGradientTarget)
 
 __all__ = [
-    "ENCODERS", "HEADS", "TARGETS", "ContrastiveModel", "TextEncoder", "VisionEncoder", "MLPHead", "DINOHead", "Target",
+    "ENCODERS", "HEADS", "TILE_HEADS", "TARGETS", "ContrastiveModel", "TextEncoder", "VisionEncoder", "MLPHead", "DINOHead", "TileHead", "Target",
     "MomentumTarget", "StopGradientTarget", "TwoTowerModel", "DualEncoderModel",
 ]

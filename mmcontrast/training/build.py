@@ -8,7 +8,7 @@ from typing import Any, Callable
 import torch
 
 from ..config import Config
-from ..encoders import ENCODERS, HEADS, TARGETS, ContrastiveModel, DualEncoderModel, TwoTowerModel
+from ..encoders import ENCODERS, HEADS, TARGETS, TILE_HEADS, ContrastiveModel, DualEncoderModel, TwoTowerModel
 from ..negatives import NEGATIVES
 from ..objectives import OBJECTIVES, Objective
 from ..views import VIEWS, View
@@ -101,7 +101,22 @@ def build_learner(cfg: Config, num_samples: int | None = None) -> Learner:
     if isinstance(model, DualEncoderModel) and not getattr(objective, "uses_logit_scale", False):
         raise ValueError(f"encoder 'dual_encoder' learns its logit scale, which objective '{cfg.objective['name']}' "
                          "does not use: choose objective 'clip' or 'siglip'")
-    return Learner(model, objective, predictor, target, cfg.symmetric)
+    return Learner(model, objective, predictor, target, cfg.symmetric, _tile_head(cfg, model))
+
+
+def _tile_head(cfg: Config, model: ContrastiveModel | TwoTowerModel | DualEncoderModel) -> torch.nn.Module | None:
+    """PIRL's g for a jigsaw view that encodes its tiles (``view.encode_tiles``), sized from the encoder (input),
+    the view (n = grid squared tiles) and the image head (output); None without ``tile_head``. The two settings
+    come together (checked by config validation)."""
+    if cfg.tile_head is None:
+        return None
+    factory = TILE_HEADS.get(cfg.tile_head["name"])
+    kwargs = params(cfg.tile_head)
+    if kwargs.get("output_dim", model.train_dim) != model.train_dim:
+        raise ValueError(f"tile_head.output_dim {kwargs['output_dim']} must equal the image branch's embedding size "
+                         f"{model.train_dim} (the two are contrasted); leave it unset")
+    kwargs["output_dim"] = model.train_dim
+    return factory(input_dim=model.encoder.embedding_dim, num_tiles=int(cfg.view.get("grid", 3)) ** 2, **kwargs)
 
 
 def build_view(cfg: Config, seed: int, device: torch.device) -> View:

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ..batch import EmbeddingBatch
-from ..encoders import ContrastiveModel, DualEncoderModel, MLPHead, Target, TwoTowerModel
+from ..encoders import ContrastiveModel, DualEncoderModel, MLPHead, Target, TileHead, TwoTowerModel
 from ..objectives import Objective
 from ..objectives.precision import float32_batch, float32_objective
 from ..views import ViewBatch
@@ -22,14 +22,16 @@ SYMMETRIC = ("none", "sum", "mean")
 @dataclass(frozen=True)
 class RoleLayout:
     """Row counts of each role inside the single forward: query B, positive B or 0, negatives K x B, the
-    number of crops in each multi-crop resolution group, and T when the query rows are sequences of T items
-    (``batch`` = sequences x T; 0 otherwise)."""
+    number of crops in each multi-crop resolution group, T when the query rows are sequences of T items
+    (``batch`` = sequences x T; 0 otherwise), and n when the queries are jigsaw tiles (n per sample, embedded
+    from the last crop input and put before the other roles' rows by the learner's tile head; 0 otherwise)."""
 
     batch: int
     has_positive: bool
     num_negatives: int
     crop_groups: tuple[int, ...] = ()
     sequence_length: int = 0
+    query_tiles: int = 0
 
 
 def flatten_views(
@@ -40,7 +42,10 @@ def flatten_views(
     A two-tower model gets ``{"query": ..., "passage": ...}`` (queries through one tower, positives and
     negatives through the other); an image-text dual encoder ``{"image": ..., "text": ...}`` (image queries,
     caption positives and negatives). Multi-crop views are grouped by resolution, one input per group (their own
-    size is kept)."""
+    size is kept). Jigsaw tiles (``views.tiled_query``) are one more input after the crop groups, at their own
+    size, and the main input holds the other roles only."""
+    if views.tiled_query:
+        return _flatten_tiled_query(model, views)
     negatives = views.negatives or []
     others: list[Any] = ([views.positive] if views.positive is not None else []) + list(negatives)
     if isinstance(model, DualEncoderModel):  # images through the vision tower, captions through the text tower
@@ -71,6 +76,23 @@ def flatten_views(
     layout = RoleLayout(len(views.query), views.positive is not None, len(negatives), tuple(crop_groups),
                         views.sequence_length or 0)
     return inputs, layout, crop_inputs
+
+
+def _flatten_tiled_query(
+    model: ContrastiveModel | TwoTowerModel | DualEncoderModel, views: ViewBatch
+) -> tuple[dict[str, Any], RoleLayout, list[dict[str, torch.Tensor]]]:
+    """PIRL's per-tile encoding: the positives (B images) are the main input; the query tiles (B, n, C, th, tw)
+    become one (B * n, C, th, tw) input at their own size."""
+    tiles = views.query
+    if not isinstance(model, ContrastiveModel) or model.modality != "vision":
+        raise ValueError("jigsaw tiles (view.encode_tiles) need a single vision tower (encoder: {name: vision})")
+    if not isinstance(tiles, torch.Tensor) or tiles.dim() != 5:
+        raise ValueError(f"a tiled query must be a (B, n, C, th, tw) tensor, got {getattr(tiles, 'shape', type(tiles))}")
+    if views.positive is None or views.negatives or views.crops:
+        raise ValueError("a tiled query is contrasted with one positive view: no hard negatives or crops")
+    inputs = model.prepare(views.positive)
+    tile_inputs = model.prepare(tiles.flatten(0, 1), keep_size=True)
+    return inputs, RoleLayout(tiles.shape[0], True, 0, query_tiles=tiles.shape[1]), [tile_inputs]
 
 
 def split_embeddings(
@@ -105,6 +127,8 @@ class Learner(nn.Module):
         predictor: MLP on the online branch only (BYOL, SimSiam, MoCo v3), or None.
         target: ``Target`` or None.
         symmetric: ``none``, ``sum`` or ``mean``.
+        tile_head: ``TileHead`` (PIRL's g) turning each sample's n trunk tile features into its query embedding,
+            for tiled jigsaw queries; None otherwise.
     """
 
     def __init__(
@@ -114,6 +138,7 @@ class Learner(nn.Module):
         predictor: MLPHead | None = None,
         target: Target | None = None,
         symmetric: str = "none",
+        tile_head: TileHead | None = None,
     ) -> None:
         super().__init__()
         if symmetric not in SYMMETRIC:
@@ -123,6 +148,7 @@ class Learner(nn.Module):
         self.predictor = predictor
         self.target = target
         self.symmetric = symmetric
+        self.tile_head = tile_head
 
     def forward(
         self,
@@ -140,8 +166,11 @@ class Learner(nn.Module):
             return online
         if layout is None:
             raise ValueError("Learner.forward needs the role layout of the inputs (flatten_views)")
+        crop_inputs = list(crop_inputs or [])
+        if layout.query_tiles:  # PIRL: the query rows come from the tiles, before the other roles' rows
+            online = torch.cat([self.tiled_queries(crop_inputs.pop(), layout), online])
         keys = online if self.target is None else self.target.keys(inputs, online)
-        crops = [self.model(group) for group in crop_inputs or []]
+        crops = [self.model(group) for group in crop_inputs]
         return self.loss_from_embeddings(online, keys, layout, labels, indices, crops)
 
     def loss_from_embeddings(
@@ -185,6 +214,14 @@ class Learner(nn.Module):
             self.objective.negatives.update([k for k in keys if k is not None], indices)
             self.objective.after_loss(directions)
         return loss, directions[0]
+
+    def tiled_queries(self, tile_inputs: dict[str, torch.Tensor], layout: RoleLayout) -> torch.Tensor:
+        """(B * n) tile inputs -> (B, D') query embeddings: the trunk embeds every tile on its own, the tile head
+        combines each sample's n features (PIRL's g). No target branch: the keys are these online embeddings."""
+        if self.tile_head is None or self.target is not None or not isinstance(self.model, ContrastiveModel):
+            raise ValueError("tiled jigsaw queries need a tile_head, a single tower and no target branch")
+        features = self.model.encoder(tile_inputs)  # (B * n, H)
+        return self.tile_head(features.reshape(layout.batch, layout.query_tiles, -1))
 
     def sequence_directions(self, online: torch.Tensor, layout: RoleLayout) -> list[EmbeddingBatch]:
         """Sequence views (contrastive predictive coding): the (S * T, D) embeddings of S sequences of T items ->

@@ -25,6 +25,9 @@ class ViewBatch:
             another resolution than query/positive: multi-crop's local crops (Caron et al. 2020, SwAV).
             Embedded in one forward per resolution.
         indices: (B,) long dataset row of each sample, for index-addressed negatives (memory bank), or None.
+        tiled_query: True when ``query`` holds each sample's jigsaw tiles (B, n, C, th, tw) rather than images:
+            every tile is embedded on its own by the shared trunk and the learner's tile head combines a sample's
+            n tile features into its query embedding (PIRL's g; view ``jigsaw`` with ``encode_tiles: true``).
         sequence_length: T when ``query`` holds B sequences of T items each, flattened sequence by sequence
             (B * T items; contrastive predictive coding): the model then forms the (prediction, target) pairs
             itself (``sequence_batches``, encoder ``cpc``); None for every pair-wise view.
@@ -37,6 +40,7 @@ class ViewBatch:
     crops: list[Items] | None = None
     indices: torch.Tensor | None = None
     sequence_length: int | None = None
+    tiled_query: bool = False
 
 
 class View:

@@ -38,6 +38,15 @@ def jigsaw_shuffle(
     Returns (shuffled (B, C, H, W), permutation (B, grid * grid) long) where output tile p of sample i is
     input tile ``permutation[i, p]``. H and W must be divisible by ``grid``.
     """
+    tiles, permutation = shuffled_tiles(images, grid, tile_jitter, generator)
+    return merge_tiles(tiles, grid), permutation
+
+
+def shuffled_tiles(
+    images: Tensor, grid: int = 3, tile_jitter: float = 0.0, generator: torch.Generator | None = None
+) -> tuple[Tensor, Tensor]:
+    """``jigsaw_shuffle`` before the tiles are put back together: (tiles (B, grid * grid, C, H / grid, W / grid)
+    in their shuffled order, permutation (B, grid * grid) long), the same random draws for the same generator."""
     b, c, height, width = images.shape
     if height % grid or width % grid:
         raise ValueError(f"jigsaw_shuffle: image size {height}x{width} is not divisible by grid {grid}")
@@ -52,15 +61,16 @@ def jigsaw_shuffle(
         tiles = resized_crop(tiles.reshape(b * n, c, th, tw), boxes, (th, tw)).view(b, n, c, th, tw)
     permutation = torch.argsort(u[:, :n], dim=1)  # uniform random permutation per sample
     rows = torch.arange(b, device=images.device).unsqueeze(1)
-    return merge_tiles(tiles[rows, permutation], grid), permutation
+    return tiles[rows, permutation], permutation
 
 
 class Jigsaw(ImageView):
     """PIRL-style pair: ViewBatch(query = an augmented view of each image cut into ``grid`` x ``grid`` tiles,
     each tile jittered and the tiles shuffled by a random permutation per sample (B, C, S, S), positive = an
-    independently augmented view of the intact image (B, C, S, S), labels, indices). The encoder sees the
-    reassembled image, so any backbone works unchanged (PIRL instead embeds the 9 tiles separately and
-    concatenates them). The jigsaw variant is the query and the image the positive because a memory bank stores
+    independently augmented view of the intact image (B, C, S, S), labels, indices). By default the encoder sees
+    the reassembled image, so any backbone works unchanged; ``encode_tiles: true`` does what PIRL does instead:
+    the query is the shuffled tiles (B, n, C, S / grid, S / grid), each embedded on its own by the shared trunk,
+    and the run's ``tile_head`` (PIRL's g) combines them into the query embedding. The jigsaw variant is the query and the image the positive because a memory bank stores
     the first loss direction's positives: PIRL's memory holds the image embeddings f(I), and its loss contrasts
     the jigsaw embedding g(I^t) (and, with ``symmetric: mean``, f(I) too: lambda = 0.5) against them.
 
@@ -71,6 +81,7 @@ class Jigsaw(ImageView):
         grid: tiles per side (Noroozi & Favaro, PIRL: 3).
         tile_jitter: fraction of each tile side cut away by its random crop (0 keeps tiles exact; Noroozi &
             Favaro crop 64 of 85 pixels, about 0.25).
+        encode_tiles: pass the tiles instead of the reassembled image (needs ``tile_head`` in the config).
         seed, device: injected by the trainer.
     """
 
@@ -83,6 +94,7 @@ class Jigsaw(ImageView):
         augment: dict[str, Any] | None = None,
         grid: int = 3,
         tile_jitter: float = 0.25,
+        encode_tiles: bool = False,
         seed: int = 0,
         device: str | torch.device = "cpu",
     ) -> None:
@@ -97,11 +109,15 @@ class Jigsaw(ImageView):
                 low, high = side // grid * grid, (side // grid + 1) * grid
                 raise ValueError(f"view 'jigsaw': 'view.augment.size' {side} is not divisible by 'view.grid' "
                                  f"{grid}; use a multiple of {grid} such as {low or high} or {high}")
-        self.grid, self.tile_jitter = grid, tile_jitter
+        if not isinstance(encode_tiles, bool):
+            raise ValueError(f"view 'jigsaw': 'view.encode_tiles' must be true or false, got {encode_tiles!r}")
+        self.grid, self.tile_jitter, self.encode_tiles = grid, tile_jitter, encode_tiles
 
     def __call__(self, batch: dict[str, Any]) -> ViewBatch:
         images = self.images(batch)
         positive = self.augmentation(images, self.generator)
         view = self.augmentation(images, self.generator)
-        query, _ = jigsaw_shuffle(view, self.grid, self.tile_jitter, self.generator)
-        return ViewBatch(query=query, positive=positive, labels=self.labels(batch), indices=self.indices(batch))
+        tiles, _ = shuffled_tiles(view, self.grid, self.tile_jitter, self.generator)
+        query = tiles if self.encode_tiles else merge_tiles(tiles, self.grid)
+        return ViewBatch(query=query, positive=positive, labels=self.labels(batch), indices=self.indices(batch),
+                         tiled_query=self.encode_tiles)
