@@ -76,3 +76,32 @@ def test_queue_smaller_than_the_batch_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="negatives.size 64 .*batch"):
         load_config(ROOT / "configs" / "vision" / "offline" / "moco_v2.yaml",
                     ["negatives.size=64", "train.batch_size=128"])
+
+
+def test_pirl_per_tile_run_resumes_exactly_and_exports_the_trunk_without_its_tile_head(tmp_path):
+    """PIRL as in the paper (each jigsaw tile through the trunk, the tile head g combining them): 4 steps in one
+    go == the same run resumed from its step-2 checkpoint (trunk, tile head and memory bank equal), and the
+    export is the trunk alone, loadable with AutoModel."""
+    from transformers import AutoModel
+
+    extra = ["view.encode_tiles=true", "tile_head={name: concat, tile_dim: 16}", "data.train.limit=256",
+             "train.max_steps=4", "train.batch_size=32", "train.checkpoint_every=2", "negatives.num_negatives=128"]
+    straight = short_run("pirl", tmp_path / "a", *extra, "export.enabled=true")
+    short_run("pirl", tmp_path / "b", *extra)  # leaves checkpoints/step-2 (none at the last step)
+    assert (tmp_path / "b" / "checkpoints" / "step-2").is_dir()
+    resumed = short_run("pirl", tmp_path / "b", *extra)  # resumes at step 2, trains steps 3-4 again
+    assert resumed.steps == 4
+    a, r = straight.learner.state_dict(), resumed.learner.state_dict()
+    assert any(key.startswith("tile_head.") for key in a) and a.keys() == r.keys()
+    for key in ("tile_head.projection.weight", "objective.negatives.memory"):
+        assert torch.equal(a[key], r[key]), key
+    assert all(torch.allclose(a[key].float(), r[key].float(), atol=1e-6) for key in a), "resumed run differs"
+    initial = short_run("pirl", tmp_path / "c", *extra, "train.max_steps=0").learner.state_dict()
+    assert not torch.equal(initial["tile_head.projection.weight"], a["tile_head.projection.weight"])  # it trained
+
+    reloaded = AutoModel.from_pretrained(str(tmp_path / "a" / "final")).eval()
+    assert not any("tile" in name for name, _ in reloaded.named_parameters())
+    images, _ = fashion("test", 64)
+    with torch.no_grad():
+        exported = reloaded(**straight.model.prepare(images)).pooler_output.flatten(1)
+    assert torch.allclose(exported, straight.model.encode(images), atol=1e-4)
