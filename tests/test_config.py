@@ -108,14 +108,17 @@ def test_base_file_is_applied_first_and_the_variant_states_only_what_differs(tmp
 
 
 def test_tile_head_and_jigsaw_encode_tiles_come_together():
-    pirl = ROOT / "configs" / "vision" / "offline" / "pirl.yaml"
-    cfg = load_config(pirl, ["view.encode_tiles=true", "tile_head={name: concat, tile_dim: 64}"])
+    pirl = ROOT / "configs" / "vision" / "offline" / "pirl.yaml"  # per-tile PIRL: encode_tiles + tile_head
+    cfg = load_config(pirl, ["tile_head={name: concat, tile_dim: 64}"])
     assert cfg.tile_head == {"name": "concat", "tile_dim": 64} and cfg.view["encode_tiles"] is True
+    assert load_config(pirl, ["view.encode_tiles=false", "tile_head=null"]).tile_head is None  # reassembled jigsaw
     with pytest.raises(ConfigError, match="view.encode_tiles needs a tile_head"):
-        load_config(pirl, ["view.encode_tiles=true"])
-    with pytest.raises(ConfigError, match="tile_head combines jigsaw tiles.*encode_tiles None"):
-        load_config(pirl, ["tile_head={name: concat}"])
+        load_config(pirl, ["tile_head=null"])
+    with pytest.raises(ConfigError, match="tile_head combines jigsaw tiles.*encode_tiles False"):
+        load_config(pirl, ["view.encode_tiles=false"])
+    with pytest.raises(ConfigError, match="tile_head combines jigsaw tiles.*view 'two_view_augment'"):
+        load_config(pirl, ["view={name: two_view_augment}"])
     with pytest.raises(ConfigError, match=r"unknown tile head 'concatenate' \(did you mean 'concat'\?\)"):
-        load_config(pirl, ["view.encode_tiles=true", "tile_head={name: concatenate}"])
+        load_config(pirl, ["tile_head={name: concatenate}"])
     with pytest.raises(ConfigError, match=r"unset \['target'\]"):
-        load_config(pirl, ["view.encode_tiles=true", "tile_head={name: concat}", "target={name: stop_gradient}"])
+        load_config(pirl, ["target={name: stop_gradient}"])

@@ -287,6 +287,16 @@ def test_model_card_metrics_and_no_absolute_paths(tmp_path: Path) -> None:
     assert "SentenceTransformer(" in card and "AutoModel.from_pretrained" in card
 
 
+def test_model_card_of_per_tile_pirl_names_the_tile_head_and_the_jigsaw_view(tmp_path: Path) -> None:
+    from mmcontrast.config import load_config
+
+    cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "vision" / "offline" / "pirl.yaml")
+    card = write_model_card(tmp_path / "card", cfg, {}, None, "vision").read_text()
+    assert "Jigsaw (PIRL" in card and "memory_bank" in card
+    assert re.search(r"\*\*Tile head\*\* \(`concat`; [^)]*tile_dim[^)]*128", card)
+    assert "encode_tiles: true" in card  # the config block
+
+
 def test_model_card_base_model_only_for_hub_ids(tmp_path: Path) -> None:
     for ref in (MINILM, str(tmp_path), None):
         encoder = {"name": "vision", "image_size": 16}

@@ -242,6 +242,11 @@ def _method_section(cfg: Any) -> tuple[str, list[str]]:
     if predictor is not None:
         lines.append(f"- **Predictor** (`{predictor['name']}`; {_kv(_params(predictor, 'heads'))}): on the online "
                      "branch for the training loss only.")
+    tile_head = getattr(cfg, "tile_head", None)
+    if tile_head is not None:
+        lines.append(f"- **Tile head** (`{tile_head['name']}`; {_kv(_params(tile_head, 'tile_heads'))}): combines the "
+                     "encoder's features of each jigsaw tile (each tile encoded on its own) into the jigsaw view's "
+                     "embedding, for the training loss only.")
     if getattr(cfg, "symmetric", "none") != "none":
         lines.append(f"- **Symmetric loss**: both directions, {cfg.symmetric}.")
     tags = [TAGS[n] for n in (view["name"], objective["name"]) if n in TAGS]
