@@ -25,6 +25,9 @@ OVERRIDES = [
     "view.global_size=16", "view.local_size=8", "view.num_local=2", "train.batch_size=128", "train.warmup_ratio=0.0",
     "train.max_steps=200", "train.lr=2e-3", "head.hidden_dims=[64]", "head.bottleneck_dim=32",
     "head.num_prototypes=128", "target.momentum=0.99",
+    # the margin below was measured with these two; the offline config's BatchNorm head and weight decay 0.04 (tuned
+    # on the 32x32 benchmark) give +0.016 on this 16x16 toy run
+    "head.batch_norm=false", "train.weight_decay=1e-5",
 ]
 MARGIN = 0.02  # measured: +0.045 (seed 42), +0.030 (seed 7) after 200 steps; paired on the same 1,000 test images
 
