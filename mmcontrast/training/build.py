@@ -116,7 +116,9 @@ def _tile_head(cfg: Config, model: ContrastiveModel | TwoTowerModel | DualEncode
         raise ValueError(f"tile_head.output_dim {kwargs['output_dim']} must equal the image branch's embedding size "
                          f"{model.train_dim} (the two are contrasted); leave it unset")
     kwargs["output_dim"] = model.train_dim
-    return factory(input_dim=model.encoder.embedding_dim, num_tiles=int(cfg.view.get("grid", 3)) ** 2, **kwargs)
+    default_grid = inspect.signature(VIEWS.get(cfg.view["name"])).parameters["grid"].default  # the view's own default
+    return factory(input_dim=model.encoder.embedding_dim, num_tiles=int(cfg.view.get("grid", default_grid)) ** 2,
+                   **kwargs)
 
 
 def build_view(cfg: Config, seed: int, device: torch.device) -> View:

@@ -17,7 +17,7 @@ def parameter_groups(module: nn.Module, weight_decay: float, constant_lr: Sequen
     leaves at the base lr (``build_scheduler``)."""
     missing = [name for name in constant_lr if not _has_submodule(module, name)]
     if missing:
-        children = sorted(name for name, child in module.named_children() if child is not None)
+        children = sorted(name for name, _ in module.named_children())
         raise ValueError(f"train.constant_lr names {missing}, which this run's learner does not have "
                          f"(its parts: {children}; nested ones by dotted name, e.g. model.head)")
     groups: dict[tuple[bool, bool], list[nn.Parameter]] = {(c, d): [] for c in (False, True) for d in (True, False)}
@@ -42,7 +42,8 @@ def parameter_groups(module: nn.Module, weight_decay: float, constant_lr: Sequen
 
 def _has_submodule(module: nn.Module, name: str) -> bool:
     try:
-        return module.get_submodule(name) is not None
+        module.get_submodule(name)
+        return True
     except AttributeError:
         return False
 
