@@ -59,6 +59,9 @@ class TrainConfig:
     warmup_steps: int | None = None  # overrides warmup_ratio when set
     # learner submodules whose lr stays at lr (no warmup, no decay): [predictor] is SimSiam's fixed predictor lr
     constant_lr: list[str] = field(default_factory=list)  # names: predictor, tile_head, model.head, model.encoder
+    # which passes move BatchNorm running statistics: all_views, or full_views (jigsaw tiles and multi-crop local
+    # crops normalise with their batch statistics but leave the running ones, used by eval and export, alone)
+    bn_running_stats: str = "all_views"
     max_grad_norm: float | None = None
     gradient_accumulation_steps: int = 1
     chunk_size: int | None = None  # gradient caching: rows per chunk forward (GradCache); None or 0: off
@@ -384,6 +387,9 @@ def validate(cfg: Config, source: str = "config") -> None:
     if t.chunk_size is not None and t.chunk_size < 0:
         raise ConfigError(f"{source}: train.chunk_size must be >= 1 (or 0 / null: no gradient caching), "
                           f"got {t.chunk_size}")
+    if t.bn_running_stats not in ("all_views", "full_views"):
+        raise ConfigError(f"{source}: train.bn_running_stats must be all_views or full_views, got "
+                          f"'{t.bn_running_stats}'")
     if t.mixed_precision not in ("no", "fp16", "bf16"):
         raise ConfigError(f"{source}: train.mixed_precision must be no, fp16 or bf16, got '{t.mixed_precision}'")
     queue_size = cfg.negatives.get("size") if cfg.negatives.get("name") == "queue" else None

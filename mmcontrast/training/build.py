@@ -101,7 +101,8 @@ def build_learner(cfg: Config, num_samples: int | None = None) -> Learner:
     if isinstance(model, DualEncoderModel) and not getattr(objective, "uses_logit_scale", False):
         raise ValueError(f"encoder 'dual_encoder' learns its logit scale, which objective '{cfg.objective['name']}' "
                          "does not use: choose objective 'clip' or 'siglip'")
-    return Learner(model, objective, predictor, target, cfg.symmetric, _tile_head(cfg, model))
+    return Learner(model, objective, predictor, target, cfg.symmetric, _tile_head(cfg, model),
+                   cfg.train.bn_running_stats)
 
 
 def _tile_head(cfg: Config, model: ContrastiveModel | TwoTowerModel | DualEncoderModel) -> torch.nn.Module | None:

@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from ..batch import EmbeddingBatch
+from .norm_stats import running_stats_frozen
 
 logger = logging.getLogger(__name__)
 
@@ -211,7 +212,8 @@ def grad_cache_step(
             parts = []
             for chunk in chunks:
                 states[g].append(RngState(device))
-                out = learner(chunk.inputs, embed_only=True)
+                with running_stats_frozen(model, g > 0 and core.bn_running_stats == "full_views"):  # local crops
+                    out = learner(chunk.inputs, embed_only=True)
                 if g == 0 and target is not None:  # keys carry no gradient: computed once, here
                     key_parts.append(target.keys(chunk.inputs, out))
                 parts.append(out)

@@ -15,6 +15,7 @@ from ..encoders import ContrastiveModel, DualEncoderModel, MLPHead, Target, Tile
 from ..objectives import Objective
 from ..objectives.precision import float32_batch, float32_objective
 from ..views import ViewBatch
+from .norm_stats import BN_RUNNING_STATS, running_stats_frozen
 
 SYMMETRIC = ("none", "sum", "mean")
 
@@ -129,6 +130,8 @@ class Learner(nn.Module):
         symmetric: ``none``, ``sum`` or ``mean``.
         tile_head: ``TileHead`` (PIRL's g) turning each sample's n trunk tile features into its query embedding,
             for tiled jigsaw queries; None otherwise.
+        bn_running_stats: ``all_views`` (every pass moves BatchNorm running statistics) or ``full_views`` (the
+            jigsaw tile and multi-crop local passes leave them to the full-size views: ``norm_stats.py``).
     """
 
     def __init__(
@@ -139,16 +142,20 @@ class Learner(nn.Module):
         target: Target | None = None,
         symmetric: str = "none",
         tile_head: TileHead | None = None,
+        bn_running_stats: str = "all_views",
     ) -> None:
         super().__init__()
         if symmetric not in SYMMETRIC:
             raise ValueError(f"symmetric must be one of {', '.join(SYMMETRIC)}, got '{symmetric}'")
+        if bn_running_stats not in BN_RUNNING_STATS:
+            raise ValueError(f"bn_running_stats must be one of {', '.join(BN_RUNNING_STATS)}, got '{bn_running_stats}'")
         self.model = model
         self.objective = objective
         self.predictor = predictor
         self.target = target
         self.symmetric = symmetric
         self.tile_head = tile_head
+        self.bn_running_stats = bn_running_stats
 
     def forward(
         self,
@@ -170,7 +177,8 @@ class Learner(nn.Module):
         if layout.query_tiles:  # PIRL: the query rows come from the tiles, before the other roles' rows
             online = torch.cat([self.tiled_queries(crop_inputs.pop(), layout), online])
         keys = online if self.target is None else self.target.keys(inputs, online)
-        crops = [self.model(group) for group in crop_inputs]
+        with running_stats_frozen(self.model, self.bn_running_stats == "full_views"):
+            crops = [self.model(group) for group in crop_inputs]
         return self.loss_from_embeddings(online, keys, layout, labels, indices, crops)
 
     def loss_from_embeddings(
@@ -220,7 +228,8 @@ class Learner(nn.Module):
         combines each sample's n features (PIRL's g). No target branch: the keys are these online embeddings."""
         if self.tile_head is None or self.target is not None or not isinstance(self.model, ContrastiveModel):
             raise ValueError("tiled jigsaw queries need a tile_head, a single tower and no target branch")
-        features = self.model.encoder(tile_inputs)  # (B * n, H)
+        with running_stats_frozen(self.model.encoder, self.bn_running_stats == "full_views"):
+            features = self.model.encoder(tile_inputs)  # (B * n, H)
         return self.tile_head(features.reshape(layout.batch, layout.query_tiles, -1))
 
     def sequence_directions(self, online: torch.Tensor, layout: RoleLayout) -> list[EmbeddingBatch]:
