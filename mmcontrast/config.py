@@ -41,6 +41,9 @@ class DataConfig:
     batch_sampler: Component | None = None  # which rows share a batch, e.g. {name: no_duplicates}
 
 
+BN_RUNNING_STATS = ("all_views", "full_views")  # train.bn_running_stats (training/norm_stats.py)
+
+
 @dataclass
 class TrainConfig:
     """Optimisation and bookkeeping of ``train(cfg)``."""
@@ -387,8 +390,8 @@ def validate(cfg: Config, source: str = "config") -> None:
     if t.chunk_size is not None and t.chunk_size < 0:
         raise ConfigError(f"{source}: train.chunk_size must be >= 1 (or 0 / null: no gradient caching), "
                           f"got {t.chunk_size}")
-    if t.bn_running_stats not in ("all_views", "full_views"):
-        raise ConfigError(f"{source}: train.bn_running_stats must be all_views or full_views, got "
+    if t.bn_running_stats not in BN_RUNNING_STATS:
+        raise ConfigError(f"{source}: train.bn_running_stats must be {' or '.join(BN_RUNNING_STATS)}, got "
                           f"'{t.bn_running_stats}'")
     if t.mixed_precision not in ("no", "fp16", "bf16"):
         raise ConfigError(f"{source}: train.mixed_precision must be no, fp16 or bf16, got '{t.mixed_precision}'")

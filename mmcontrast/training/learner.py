@@ -11,11 +11,12 @@ import torch
 from torch import nn
 
 from ..batch import EmbeddingBatch
+from ..config import BN_RUNNING_STATS
 from ..encoders import ContrastiveModel, DualEncoderModel, MLPHead, Target, TileHead, TwoTowerModel
 from ..objectives import Objective
 from ..objectives.precision import float32_batch, float32_objective
 from ..views import ViewBatch
-from .norm_stats import BN_RUNNING_STATS, running_stats_frozen
+from .norm_stats import running_stats_frozen
 
 SYMMETRIC = ("none", "sum", "mean")
 

@@ -17,8 +17,6 @@ from typing import Iterator
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-BN_RUNNING_STATS = ("all_views", "full_views")
-
 
 @contextmanager
 def running_stats_frozen(module: nn.Module, enabled: bool = True) -> Iterator[None]:
