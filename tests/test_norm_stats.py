@@ -105,8 +105,8 @@ def test_multi_crop_local_passes_leave_running_statistics_to_the_global_crops(tm
         chunked_globals({k: v[start:start + 8] for k, v in inputs.items()})
     assert same(running_stats(chunked.model), running_stats(chunked_globals))
 
-    default, views = tiny_swav_learner_and_views(tmp_path)
-    assert default.bn_running_stats == "all_views"  # the default: every pass counts, as in the SwAV code
+    default, views = tiny_swav_learner_and_views(tmp_path, ("train.bn_running_stats=all_views",))
+    assert default.bn_running_stats == "all_views"  # every pass counts (the default, as in the SwAV code)
     inputs, layout, crop_inputs = flatten_views(default.model, views)
     globals_only = copy.deepcopy(default.model)
     default(inputs, layout, crop_inputs=crop_inputs)
