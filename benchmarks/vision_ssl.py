@@ -58,11 +58,10 @@ def seed_row(name: str, per_seed: list[dict[str, float]], seeds: list[int], seco
     """One table row over ``seeds``: mean and min kNN, mean linear probe, and the per-seed values."""
     knn = [m["probe/knn_accuracy"] for m in per_seed]
     linear = [m["probe/linear_accuracy"] for m in per_seed]
-    row = {"method": name, "knn": sum(knn) / len(knn), "knn_min": min(knn), "linear": sum(linear) / len(linear),
-           "seeds": seeds, "knn_per_seed": knn, "linear_per_seed": linear,
-           "train_seconds": None if seconds is None else sum(seconds) / len(seconds),
-           "images_per_s": None if seconds is None or images is None else images / (sum(seconds) / len(seconds))}
-    return row
+    mean_seconds = None if seconds is None else sum(seconds) / len(seconds)
+    return {"method": name, "knn": sum(knn) / len(knn), "knn_min": min(knn), "linear": sum(linear) / len(linear),
+            "seeds": seeds, "knn_per_seed": knn, "linear_per_seed": linear, "train_seconds": mean_seconds,
+            "images_per_s": None if mean_seconds is None or images is None else images / mean_seconds}
 
 
 def beats_baselines(row: dict, pixels: dict, untrained: dict) -> bool:

@@ -23,8 +23,10 @@ def running_stats_frozen(module: nn.Module, enabled: bool = True) -> Iterator[No
     """Inside the block, every BatchNorm of ``module`` in training mode still normalises with batch statistics
     but leaves ``running_mean``, ``running_var`` and ``num_batches_tracked`` unchanged (momentum 0 for the
     block, the counter restored after). ``enabled=False`` is a no-op."""
-    norms = [m for m in module.modules() if isinstance(m, _BatchNorm) and m.training and m.track_running_stats]
-    if not enabled or not norms:
+    norms: list[_BatchNorm] = []
+    if enabled:  # disabled (every run at the default): no module walk on the training step
+        norms = [m for m in module.modules() if isinstance(m, _BatchNorm) and m.training and m.track_running_stats]
+    if not norms:
         yield
         return
     saved = [(m.momentum, None if m.num_batches_tracked is None else m.num_batches_tracked.clone()) for m in norms]
