@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 from ..batch import EmbeddingBatch
-from .norm_stats import running_stats_frozen
+from .norm_stats import tracking_batch_norms
 
 logger = logging.getLogger(__name__)
 
@@ -152,11 +152,6 @@ def _first_tensor(inputs: Inputs) -> torch.Tensor:
     raise ValueError("model inputs hold no tensor")
 
 
-def _batch_norms(module: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
-    return [m for m in module.modules()
-            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training and m.track_running_stats]
-
-
 _warned_batch_norm = False
 
 
@@ -196,7 +191,7 @@ def grad_cache_step(
     groups = [split_rows(inputs, chunk_size)] + [split_rows(c, chunk_size) for c in crop_inputs]
     device = _first_tensor(inputs).device
     no_sync: Callable[[], ContextManager[Any]] = getattr(learner, "no_sync", contextlib.nullcontext)
-    norms = _batch_norms(model)
+    norms = tracking_batch_norms(model)
     if norms and not _warned_batch_norm:
         logger.warning("gradient caching with BatchNorm in training mode: each chunk of %d rows is normalised "
                        "with its own statistics, so the step differs from the unchunked batch", chunk_size)
@@ -212,7 +207,7 @@ def grad_cache_step(
             parts = []
             for chunk in chunks:
                 states[g].append(RngState(device))
-                with running_stats_frozen(model, g > 0 and core.bn_running_stats == "full_views"):  # local crops
+                with core.small_pass_stats(model) if g > 0 else contextlib.nullcontext():  # local crops
                     out = learner(chunk.inputs, embed_only=True)
                 if g == 0 and target is not None:  # keys carry no gradient: computed once, here
                     key_parts.append(target.keys(chunk.inputs, out))

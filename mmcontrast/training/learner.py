@@ -5,7 +5,7 @@ synchronised and checkpointed together. The objective still only sees embeddings
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, ContextManager, Sequence
 
 import torch
 from torch import nn
@@ -178,7 +178,7 @@ class Learner(nn.Module):
         if layout.query_tiles:  # PIRL: the query rows come from the tiles, before the other roles' rows
             online = torch.cat([self.tiled_queries(crop_inputs.pop(), layout), online])
         keys = online if self.target is None else self.target.keys(inputs, online)
-        with running_stats_frozen(self.model, self.bn_running_stats == "full_views"):
+        with self.small_pass_stats(self.model):
             crops = [self.model(group) for group in crop_inputs]
         return self.loss_from_embeddings(online, keys, layout, labels, indices, crops)
 
@@ -224,12 +224,17 @@ class Learner(nn.Module):
             self.objective.after_loss(directions)
         return loss, directions[0]
 
+    def small_pass_stats(self, module: nn.Module) -> ContextManager[None]:
+        """Context for a pass of jigsaw tiles or multi-crop local crops through ``module``: with
+        ``bn_running_stats: full_views`` it leaves BatchNorm's running statistics as they are; a no-op otherwise."""
+        return running_stats_frozen(module, self.bn_running_stats == "full_views")
+
     def tiled_queries(self, tile_inputs: dict[str, torch.Tensor], layout: RoleLayout) -> torch.Tensor:
         """(B * n) tile inputs -> (B, D') query embeddings: the trunk embeds every tile on its own, the tile head
         combines each sample's n features (PIRL's g). No target branch: the keys are these online embeddings."""
         if self.tile_head is None or self.target is not None or not isinstance(self.model, ContrastiveModel):
             raise ValueError("tiled jigsaw queries need a tile_head, a single tower and no target branch")
-        with running_stats_frozen(self.model.encoder, self.bn_running_stats == "full_views"):
+        with self.small_pass_stats(self.model.encoder):
             features = self.model.encoder(tile_inputs)  # (B * n, H)
         return self.tile_head(features.reshape(layout.batch, layout.query_tiles, -1))
 

@@ -18,14 +18,17 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 
+def tracking_batch_norms(module: nn.Module) -> list[_BatchNorm]:
+    """The BatchNorm layers of ``module`` that a forward pass now would move: training mode, running stats on."""
+    return [m for m in module.modules() if isinstance(m, _BatchNorm) and m.training and m.track_running_stats]
+
+
 @contextmanager
 def running_stats_frozen(module: nn.Module, enabled: bool = True) -> Iterator[None]:
     """Inside the block, every BatchNorm of ``module`` in training mode still normalises with batch statistics
     but leaves ``running_mean``, ``running_var`` and ``num_batches_tracked`` unchanged (momentum 0 for the
     block, the counter restored after). ``enabled=False`` is a no-op."""
-    norms: list[_BatchNorm] = []
-    if enabled:  # disabled (every run at the default): no module walk on the training step
-        norms = [m for m in module.modules() if isinstance(m, _BatchNorm) and m.training and m.track_running_stats]
+    norms = tracking_batch_norms(module) if enabled else []  # disabled (the default): no walk on the step
     if not norms:
         yield
         return
