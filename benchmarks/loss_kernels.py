@@ -48,6 +48,7 @@ sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from charts import bar_chart  # noqa: E402
+from environment import STACK, package_versions  # noqa: E402
 
 from mmcontrast.batch import EmbeddingBatch  # noqa: E402
 from mmcontrast.objectives import InfoNCE, NTXent  # noqa: E402
@@ -214,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "loss_kernels", "device": device_name(args.device), "torch": torch.__version__,
         "threads": args.threads, "dim": args.dim, "temperature": args.temperature,
         "load_average_start": load_start, "load_average_end": load_end, "rows": rows,
-        "versions": _versions(),
+        "versions": package_versions(STACK + ("pytorch-metric-learning", "lightly")),
     }
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=2))
@@ -228,18 +229,6 @@ def main(argv: list[str] | None = None) -> int:
               colour_keys=[label.split(" ", 2)[2] for label, _, _ in bars], log_scale=True)
     print(f"wrote {output} and {output.with_suffix('.png')}")
     return 0
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for package in ("pytorch-metric-learning", "lightly"):
-        try:
-            out[package] = version(package)
-        except PackageNotFoundError:
-            out[package] = "not installed"
-    return out
 
 
 if __name__ == "__main__":

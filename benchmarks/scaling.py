@@ -38,7 +38,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from charts import bar_chart  # noqa: E402
-from text_train_throughput import device_name, versions  # noqa: E402
+from text_train_throughput import device_name  # noqa: E402
+from environment import package_versions  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_PATH = "configs/simcse_unsup_offline.yaml"
@@ -153,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nscaling efficiency, 2 processes: {efficiency:.2f} (total samples/s / (2 x 1 process))")
     report = {"benchmark": "scaling", "description": "1 vs 2 gloo processes on CPU, unsupervised SimCSE (MiniLM)",
               "device_name": device, "platform": platform.platform(), "cpu_count": os.cpu_count(),
-              "versions": versions(), "settings": {"batch_per_process": args.batch, "warmup": args.warmup,
+              "versions": package_versions(), "settings": {"batch_per_process": args.batch, "warmup": args.warmup,
                                                    "steps": args.steps, "threads": args.threads},
               "load_average_before": load_before, "runs": runs, "scaling_efficiency_2_processes": efficiency,
               "table": table}

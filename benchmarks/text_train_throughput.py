@@ -51,6 +51,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from environment import package_versions  # noqa: E402
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_PATH = "../shared/data/wiki/wiki1m_for_simcse.first11914.txt"  # relative to REPO_ROOT (the workers' cwd)
 CONFIG_PATH = "configs/simcse_unsup_offline.yaml"
@@ -356,18 +359,6 @@ def device_name(device: str) -> str:
     return platform.processor() or platform.machine()
 
 
-def versions() -> dict[str, str]:
-    import importlib.metadata as md
-
-    out = {"python": platform.python_version()}
-    for dist in ("torch", "transformers", "sentence-transformers", "accelerate", "datasets", "tokenizers"):
-        try:
-            out[dist] = md.version(dist)
-        except md.PackageNotFoundError:
-            out[dist] = "not installed"
-    return out
-
-
 def format_table(runs: dict[str, list[Measurement | str]], cuda: bool) -> str:
     """implementation | setup | steps/s (median of the repeats) | [min-max] | samples/s | peak RSS | ratio."""
     summary = {name: median_run(r) for name, r in runs.items()}
@@ -508,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
         "device_name": device,
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
-        "versions": versions(),
+        "versions": package_versions(),
         "settings": asdict(settings),
         "repeats": args.repeats,
         "timing": "end of the last warmup step to the end of the last step (optimizer step ends); "

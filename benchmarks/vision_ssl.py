@@ -9,7 +9,7 @@ weighted kNN (k=200, T=0.1, cosine; Wu et al. 2018) and a linear probe (L-BFGS o
 evaluator. Prints a table (kNN, linear probe, images/s of training = steps x batch x views / training seconds)
 and writes a JSON result. Nothing is asserted: it measures.
 
-    .venv/bin/python benchmarks/vision_ssl.py                      # all methods, 300 steps each
+    .venv/bin/python benchmarks/vision_ssl.py                      # all methods, 600 steps each
     .venv/bin/python benchmarks/vision_ssl.py --steps 100 --methods simclr byol
     .venv/bin/python benchmarks/vision_ssl.py --methods swav --set train.lr=5e-4 --update   # try a setting
     .venv/bin/python benchmarks/vision_ssl.py --methods pirl swav --seeds 42 43 44   # mean and min over seeds
@@ -30,7 +30,9 @@ import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from environment import package_versions  # noqa: E402
 from mmcontrast.config import load_config  # noqa: E402
 from mmcontrast.evaluation.baselines import PixelEncoder  # noqa: E402
 from mmcontrast.evaluation.factories import labelled_images  # noqa: E402
@@ -75,7 +77,7 @@ def beats_baselines(row: dict, pixels: dict, untrained: dict) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
-    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--seeds", nargs="+", type=int, default=[42],
                         help="train (and build the untrained encoder) once per seed; the table shows the mean and "
@@ -97,7 +99,8 @@ def main() -> None:
         args.output.write_text(json.dumps({
             "benchmark": "vision_ssl", "dataset": "fashion_mnist 60k/10k", "steps": args.steps,
             "batch_size": args.batch_size, "seeds": args.seeds, "device": "cpu", "cpu_count": os.cpu_count(),
-            "torch": torch.__version__, "platform": platform.platform(), "rows": all_rows,
+            "torch": torch.__version__, "versions": package_versions(), "platform": platform.platform(),
+            "rows": all_rows,
         }, indent=2))
 
     data = {"name": "fashion_mnist", "split": "train"}
