@@ -20,14 +20,11 @@ from typing import Any, Callable
 
 import yaml
 
+from .errors import ConfigError
 from .registry import closest
 from .yaml12 import load_yaml
 
 Component = dict[str, Any]
-
-
-class ConfigError(ValueError):
-    """A config problem, naming the key (and the file) involved."""
 
 
 @dataclass

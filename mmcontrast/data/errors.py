@@ -1,8 +1,8 @@
 """Errors for bad data that name the file, line or column involved."""
 
+from ..errors import DataError
 
-class DataError(ValueError):
-    """Bad training or evaluation data; the message names the file and line, or the row and column."""
+__all__ = ["DataError", "missing_column"]
 
 
 def missing_column(column: str, available: list[str], where: str) -> DataError:
