@@ -76,6 +76,9 @@ class TrainConfig:
     resume: bool = True  # resume from the latest complete checkpoint in output_dir
     log_with: list[str] = field(default_factory=lambda: ["jsonl"])  # accelerate trackers, e.g. tensorboard
     progress_bar: bool = True
+    # seconds a process waits in a collective (gradient all-reduce, barrier) for the others before it stops
+    # with a message, instead of hanging behind a process that failed or froze
+    collective_timeout: float = 1800.0
 
 
 @dataclass
