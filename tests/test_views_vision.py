@@ -134,8 +134,21 @@ def test_augment2_changes_only_the_second_view(photos):
     assert small.positive.std(dim=(2, 3)).mean() < small.query.std(dim=(2, 3)).mean()  # only view 2 blurred
     with pytest.raises(ValueError, match=r"unknown key 'view.augment2.sise'.*did you mean 'size'"):
         TwoViewAugment(augment2={"sise": 8})
-    with pytest.raises(ValueError, match=r"view.augment2: AugmentConfig.solarize_p"):
+    with pytest.raises(ValueError, match=r"view\.augment2\.solarize_p must be in \[0, 1\], got 2"):
         TwoViewAugment(augment2={"solarize_p": 2.0})
+
+
+@pytest.mark.parametrize("augment, message", [
+    ({"size": 0}, r"view\.augment\.size must be a positive int .*got 0"),  # B31: died in affine_grid
+    ({"size": [16, -1]}, r"view\.augment\.size must be a positive int .*got \(16, -1\)"),
+    ({"flip_p": "often"}, r"view\.augment\.flip_p must be float, got 'often' \(str\)"),
+    ({"brightness": -0.5}, r"view\.augment\.brightness must be a finite number >= 0, got -0\.5"),
+])
+def test_bad_augment_settings_name_the_key(augment, message):
+    with pytest.raises(ValueError, match=message):
+        TwoViewAugment(augment=augment)
+    with pytest.raises(ValueError, match=message):
+        TwoViewAugment.check_params({"augment": augment})  # the config-time hook, before anything is built
 
 
 # ------------------------------------------------------------------------------------------ multi-crop

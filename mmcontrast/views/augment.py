@@ -404,6 +404,14 @@ class AugmentConfig:
     std: tuple[float, ...] = (0.5,)
 
     def __post_init__(self) -> None:
+        size = self.size if isinstance(self.size, (tuple, list)) else (self.size,)
+        if not 1 <= len(size) <= 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in size):
+            raise ValueError(f"AugmentConfig.size must be a positive int (a square side) or [height, width] in pixels, "
+                             f"got {self.size!r}")
+        for name in ("jitter_strength", "brightness", "contrast", "saturation"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value < float("inf"):
+                raise ValueError(f"AugmentConfig.{name} must be a finite number >= 0, got {value}")
         for name in ("flip_p", "jitter_p", "grayscale_p", "blur_p", "solarize_p", "solarize_threshold", "rotation_p"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"AugmentConfig.{name} must be in [0, 1], got {getattr(self, name)}")

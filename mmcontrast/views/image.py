@@ -5,6 +5,7 @@ shares."""
 from __future__ import annotations
 
 import dataclasses
+import typing
 from typing import Any
 
 import torch
@@ -29,13 +30,18 @@ def augment_config(
                 f"unknown key '{where}.{key}'{closest(key, AUGMENT_KEYS)}; valid keys: {', '.join(AUGMENT_KEYS)}"
             )
     merged = {**(base or {}), **params}
+    from ..config import _describe, _matches  # the config's own type rules (lazy: config imports the views)
+
+    hints = typing.get_type_hints(AugmentConfig)
     for key, value in merged.items():
+        if not _matches(value, hints[key]):
+            raise ValueError(f"{where}.{key} must be {_describe(hints[key])}, got {value!r} ({type(value).__name__})")
         if isinstance(value, list):
             merged[key] = tuple(value)
     try:
         return AugmentConfig(**merged, mean=(0.0,), std=(1.0,))
-    except ValueError as err:
-        raise ValueError(f"{where}: {err}") from None
+    except (TypeError, ValueError) as err:  # the message names the field as AugmentConfig.<key>: name the config key
+        raise ValueError(str(err).replace("AugmentConfig.", f"{where}.")) from None
 
 
 class ImageView(View):
@@ -103,6 +109,14 @@ class TwoViewAugment(ImageView):
         super().__init__(column, label_column, seed, device)
         self.augmentation = ImageAugmentation(augment_config(augment))
         self.augmentation2 = ImageAugmentation(augment_config(augment2, "view.augment2", base=augment))
+
+    @classmethod
+    def check_params(cls, params: dict[str, Any], key: str = "view") -> None:
+        """Config-time check of ``augment`` and ``augment2`` (sizes, probabilities, ranges): ValueError naming the
+        key, e.g. ``view.augment.size``."""
+        augment = params.get("augment")
+        augment_config(augment, f"{key}.augment")
+        augment_config(params.get("augment2"), f"{key}.augment2", base=augment)
 
     def __call__(self, batch: dict[str, Any]) -> ViewBatch:
         images = self.images(batch)
