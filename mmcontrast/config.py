@@ -11,7 +11,10 @@ against its constructor's signature.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
+import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -22,9 +25,13 @@ import yaml
 
 from .errors import ConfigError
 from .registry import closest
+from .secrets import ENV_VAR_NAME, looks_like_token, redact_secrets
 from .yaml12 import load_yaml
 
 Component = dict[str, Any]
+# where a config value came from, for error messages: one label for all keys (a file name), or a function of the
+# dotted key (``Origins``: the file, its base file or the command-line override that set that key)
+Source = str | Callable[[str], str]
 
 
 @dataclass
@@ -178,37 +185,108 @@ def parameters_of(factory: Callable[..., Any]) -> dict[str, inspect.Parameter]:
             if k not in INJECTED and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
 
 
-def validate_component(component: Any, key: str, axis: str, source: str) -> None:
+def validate_component(component: Any, key: str, axis: str, source: Source) -> None:
     """Check a component mapping against its registry entry's constructor: name known, keys known,
-    required keys present."""
+    required keys present, values of the annotated simple type (float, int, bool, str, list, dict, or null where
+    allowed), floats finite (unless the default is not)."""
     if not isinstance(component, dict) or "name" not in component:
-        raise ConfigError(f"{source}: '{key}' must be a mapping with a 'name' key, got {component!r}")
+        raise ConfigError(f"{_where(source, key)}: '{key}' must be a mapping with a 'name' key, got {component!r}")
     registry = _registry(axis)
     try:
         factory = registry.get(component["name"])
     except KeyError as err:
-        raise ConfigError(f"{source}: {key}.name: {err.args[0]}") from None
+        raise ConfigError(f"{_where(source, key + '.name')}: {key}.name: {err.args[0]}") from None
     params = parameters_of(factory)
     for param in component:
         if param != "name" and param not in params:
             raise ConfigError(
-                f"{source}: unknown key '{key}.{param}' for {axis[:-1]} '{component['name']}'"
-                f"{closest(param, list(params))}; valid keys: {', '.join(params) or '(none)'}"
+                f"{_where(source, f'{key}.{param}')}: unknown key '{key}.{param}' for {axis[:-1]} "
+                f"'{component['name']}'{closest(param, list(params))}; valid keys: {', '.join(params) or '(none)'}"
             )
     for name, p in params.items():
         if p.default is inspect.Parameter.empty and name not in component:
-            raise ConfigError(f"{source}: '{key}.{name}' is required for {axis[:-1]} '{component['name']}'")
+            raise ConfigError(f"{_where(source, key)}: '{key}.{name}' is required for {axis[:-1]} "
+                              f"'{component['name']}'")
+    hints = _parameter_hints(factory)
+    for name, value in component.items():
+        if name in params and name in hints:
+            _check_parameter(value, hints[name], params[name].default, f"{key}.{name}", source)
 
 
-def _merge(target: Any, values: dict[str, Any], prefix: str, source: str) -> Any:
+def _parameter_hints(factory: Callable[..., Any]) -> dict[str, Any]:
+    """The constructor's parameter annotations that resolve to types (an annotation that cannot be resolved, e.g.
+    a name imported only for type checking, is left out: its values are not type-checked)."""
+    try:
+        return _resolved_hints(factory)
+    except TypeError:  # unhashable factory: resolve without the cache
+        return _resolved_hints.__wrapped__(factory)
+
+
+@functools.lru_cache(maxsize=None)
+def _resolved_hints(factory: Callable[..., Any]) -> dict[str, Any]:
+    function = factory.__init__ if inspect.isclass(factory) else factory
+    function = inspect.unwrap(function)
+    try:
+        return typing.get_type_hints(function)
+    except Exception:  # one unresolvable annotation: resolve the others one by one
+        pass
+    hints: dict[str, Any] = {}
+    namespace = getattr(function, "__globals__", {})
+    for name, annotation in getattr(function, "__annotations__", {}).items():
+        try:
+            hints[name] = eval(annotation, namespace) if isinstance(annotation, str) else annotation  # noqa: S307
+        except Exception:
+            continue
+    return hints
+
+
+_SIMPLE_TYPES = (float, int, bool, str, type(None))
+
+
+def _is_simple(hint: Any) -> bool:
+    """Whether ``hint`` is one ``_matches`` can judge exactly: float, int, bool, str, None, list / tuple / dict,
+    and unions of those (``float | None``)."""
+    if hint in _SIMPLE_TYPES or hint in (list, tuple, dict):
+        return True
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return all(_is_simple(arg) for arg in typing.get_args(hint))
+    return origin in (list, tuple, dict)
+
+
+def _allows_float(hint: Any) -> bool:
+    if hint is float:
+        return True
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(_allows_float(arg) for arg in typing.get_args(hint))
+    return False
+
+
+def _check_parameter(value: Any, hint: Any, default: Any, key: str, source: Source) -> None:
+    """A component parameter against its constructor's annotation (only simple ones), and floats finite."""
+    if (value is None and default is None) or (_is_nonfinite(default) and value == default):
+        return
+    if _is_simple(hint) and not _matches(value, hint):
+        raise ConfigError(f"{_where(source, key)}: {key} must be {_describe(hint)}, got {value!r} "
+                          f"({type(value).__name__})")
+    if _allows_float(hint) and _is_nonfinite(value) and not _is_nonfinite(default):
+        raise ConfigError(f"{_where(source, key)}: {key} must be a finite number, got {value!r}")
+
+
+def _is_nonfinite(value: Any) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
+
+
+def _merge(target: Any, values: dict[str, Any], prefix: str, source: Source) -> Any:
     """Copy ``values`` into a dataclass instance, recursing into nested dataclasses; unknown keys are errors."""
     if not isinstance(values, dict):
-        raise ConfigError(f"{source}: '{prefix.rstrip('.') or '(top level)'}' must be a mapping, got {values!r}")
+        section = prefix.rstrip(".") or "(top level)"
+        raise ConfigError(f"{_where(source, prefix.rstrip('.'))}: '{section}' must be a mapping, got {values!r}")
     fields = {f.name: f for f in dataclasses.fields(target)}
     for key, value in values.items():
         if key not in fields:
             raise ConfigError(
-                f"{source}: unknown config key '{prefix}{key}'{closest(key, list(fields))}; "
+                f"{_where(source, prefix + key)}: unknown config key '{prefix}{key}'{closest(key, list(fields))}; "
                 f"valid keys: {', '.join(fields)}"
             )
         current = getattr(target, key)
@@ -220,11 +298,39 @@ def _merge(target: Any, values: dict[str, Any], prefix: str, source: str) -> Any
     return target
 
 
-def _check_type(value: Any, hint: Any, key: str, source: str) -> None:
+def _check_type(value: Any, hint: Any, key: str, source: Source) -> None:
     """Reject a value of the wrong type for a section field (components are checked by their constructors)."""
     if _matches(value, hint):
         return
-    raise ConfigError(f"{source}: '{key}' must be {_describe(hint)}, got {value!r} ({type(value).__name__})")
+    raise ConfigError(f"{_where(source, key)}: '{key}' must be {_describe(hint)}, got {value!r} "
+                      f"({type(value).__name__})")
+
+
+def _where(source: Source, key: str) -> str:
+    """The label of where ``key`` was set: the file, the base file or the override (``source`` may be a label)."""
+    return source(key) if callable(source) else source
+
+
+class Origins:
+    """Where each config key was set, for error messages: ``origins("train.lr")`` is the override that set it
+    (``override train.lr=abc``), else the file that did (``hub.yaml (base of offline.yaml)``), else ``default``
+    (the config file given, or ``defaults``). A key set whole (a component) covers its sub-keys."""
+
+    def __init__(self, default: str = "defaults") -> None:
+        self.default = default
+        self._by_key: dict[str, str] = {}
+
+    def set(self, key: str, origin: str) -> None:
+        for sub in [k for k in self._by_key if k.startswith((key + ".", key + "["))]:
+            del self._by_key[sub]
+        self._by_key[key] = origin
+
+    def __call__(self, key: str) -> str:
+        while key:
+            if key in self._by_key:
+                return self._by_key[key]
+            key = re.sub(r"(?:\.[^.\[]*|\[[^\]]*\])$", "", key) if re.search(r"[.\[]", key) else ""
+        return self.default
 
 
 def _matches(value: Any, hint: Any) -> bool:
@@ -279,29 +385,38 @@ def parse_override(text: str) -> tuple[str, Any]:
     key = key.strip()
     if not key:
         raise ConfigError(f"override '{text}' has an empty key")
-    return key, load_yaml(raw) if raw.strip() else None
+    if not raw.strip():
+        return key, None
+    try:
+        return key, load_yaml(raw)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"override {text}: not valid YAML: {err}") from None
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
-    """Defaults <- YAML file <- overrides, then validation of every key and component."""
+    """Defaults <- YAML file <- overrides, then validation of every key and component. Errors name where the
+    bad value came from: the override (``override train.lr=abc: ...``), or the file (and the file it is the base
+    of)."""
     tree = _as_tree(Config())
-    source = "defaults"
+    origins = Origins("defaults" if path is None else str(path))
     if path is not None:
-        _apply_file(tree, Path(path), ())
-        source = str(path)
+        _apply_file(tree, Path(path), (), origins)
     for text in overrides:
         key, value = parse_override(text)
         _check_override(key, tree)
         _set_dotted(tree, key, value)
-    cfg = _merge(Config(), tree, "", source)
-    validate(cfg, source)
+        shown = f"{key}=<redacted>" if looks_like_token(text.split("=", 1)[1].strip()) else text  # never echo a token
+        origins.set(key, f"override {shown}")
+    cfg = _merge(Config(), tree, "", origins)
+    validate(cfg, origins)
     return cfg
 
 
-def _apply_file(tree: dict[str, Any], path: Path, chain: tuple[Path, ...]) -> None:
+def _apply_file(tree: dict[str, Any], path: Path, chain: tuple[Path, ...], origins: Origins | None = None) -> None:
     """Apply a YAML file onto ``tree``. A file may name a ``base`` file (relative to itself) that is applied
     first, so an offline variant states only what differs. Components are replaced whole (a YAML component
-    is complete); the sections ``data``, ``train`` and ``export`` merge key by key."""
+    is complete); the sections ``data``, ``train`` and ``export`` merge key by key. ``origins`` records which
+    file set each key."""
     if not path.is_file():
         where = f" (base of {chain[-1]})" if chain else ""
         raise FileNotFoundError(f"config file not found: {path}{where}")
@@ -317,12 +432,18 @@ def _apply_file(tree: dict[str, Any], path: Path, chain: tuple[Path, ...]) -> No
     if base is not None:
         if not isinstance(base, str):
             raise ConfigError(f"{path}: 'base' must be a file path, got {base!r}")
-        _apply_file(tree, path.parent / base, (*chain, path))
+        _apply_file(tree, path.parent / base, (*chain, path), origins)
+    label = f"{path} (base of {chain[-1]})" if chain else str(path)
     for key, value in loaded.items():
         if isinstance(value, dict) and isinstance(tree.get(key), dict) and key in ("data", "train", "export"):
             tree[key].update(value)
+            for sub in value:
+                if origins is not None:
+                    origins.set(f"{key}.{sub}", label)
         else:
             tree[key] = value
+            if origins is not None:
+                origins.set(key, label)
 
 
 def _check_override(key: str, tree: dict[str, Any]) -> None:
@@ -342,12 +463,18 @@ def _check_override(key: str, tree: dict[str, Any]) -> None:
         target = getattr(target, part)
 
 
-def validate(cfg: Config, source: str = "config") -> None:
-    """Check every component against its registry and a few cross-field rules."""
+def validate(cfg: Config, source: Source = "config") -> None:
+    """Check every component against its registry, the ranges of the ``train`` values and a few cross-field rules.
+    ``source`` labels the errors: a file name, or a function of the dotted key (``Origins``)."""
     validate_component(cfg.data.train, "data.train", "datasets", source)
+    _check_component_hook(cfg.data.train, "data.train", "datasets", source)
     if cfg.data.batch_sampler is not None:
         validate_component(cfg.data.batch_sampler, "data.batch_sampler", "batch_samplers", source)
+    if cfg.data.num_workers < 0:
+        raise ConfigError(f"{_where(source, 'data.num_workers')}: data.num_workers must be >= 0 (0 loads in the "
+                          f"main process), got {cfg.data.num_workers}")
     validate_component(cfg.view, "view", "views", source)
+    _check_component_hook(cfg.view, "view", "views", source)
     validate_component(cfg.encoder, "encoder", "encoders", source)
     if cfg.head is not None:
         validate_component(cfg.head, "head", "heads", source)
@@ -355,90 +482,201 @@ def validate(cfg: Config, source: str = "config") -> None:
         validate_component(cfg.passage_encoder, "passage_encoder", "encoders", source)
     if cfg.passage_head is not None:
         if cfg.passage_encoder is None:
-            raise ConfigError(f"{source}: passage_head needs passage_encoder (a separate passage tower)")
+            raise ConfigError(f"{_where(source, 'passage_head')}: passage_head needs passage_encoder (a separate "
+                              "passage tower)")
         validate_component(cfg.passage_head, "passage_head", "heads", source)
     unknown_roles = sorted(set(cfg.prompts) - {"query", "passage"})
     if unknown_roles:
-        raise ConfigError(f"{source}: prompts has unknown role(s) {unknown_roles}; roles: query, passage")
+        raise ConfigError(f"{_where(source, 'prompts')}: prompts has unknown role(s) {unknown_roles}; roles: query, "
+                          "passage")
     if cfg.predictor is not None:
         validate_component(cfg.predictor, "predictor", "heads", source)
     if cfg.target is not None:
         validate_component(cfg.target, "target", "targets", source)
     _check_tile_head(cfg, source)
     if cfg.symmetric not in ("none", "sum", "mean"):
-        raise ConfigError(f"{source}: symmetric must be none, sum or mean, got '{cfg.symmetric}'")
+        raise ConfigError(f"{_where(source, 'symmetric')}: symmetric must be none, sum or mean, got "
+                          f"'{cfg.symmetric}'")
     validate_component(cfg.negatives, "negatives", "negatives", source)
     validate_component(cfg.objective, "objective", "objectives", source)
     if cfg.miner is not None:
         validate_component(cfg.miner, "miner", "miners", source)
     _check_objective_composition(cfg, source)
     if not isinstance(cfg.evaluators, list):
-        raise ConfigError(f"{source}: 'evaluators' must be a list of components")
+        raise ConfigError(f"{_where(source, 'evaluators')}: 'evaluators' must be a list of components")
     for i, evaluator in enumerate(cfg.evaluators):
         validate_component(evaluator, f"evaluators[{i}]", "evaluators", source)
-        check = getattr(_registry("evaluators").get(evaluator["name"]), "check_params", None)
-        if check is not None:  # an evaluator's own check of nested values (e.g. retrieval's index spec)
-            try:
-                check({k: v for k, v in evaluator.items() if k != "name"}, f"evaluators[{i}]")
-            except ValueError as err:
-                raise ConfigError(f"{source}: {err}") from None
+        _check_component_hook(evaluator, f"evaluators[{i}]", "evaluators", source)
+    _check_train(cfg.train, source)
     t = cfg.train
-    if t.batch_size < 1:
-        raise ConfigError(f"{source}: train.batch_size must be >= 1, got {t.batch_size}")
-    if t.optimizer not in ("adamw", "sgd", "lars"):
-        raise ConfigError(f"{source}: train.optimizer must be adamw, sgd or lars, got '{t.optimizer}'")
-    if t.chunk_size is not None and t.chunk_size < 0:
-        raise ConfigError(f"{source}: train.chunk_size must be >= 1 (or 0 / null: no gradient caching), "
-                          f"got {t.chunk_size}")
-    if t.bn_running_stats not in BN_RUNNING_STATS:
-        raise ConfigError(f"{source}: train.bn_running_stats must be {' or '.join(BN_RUNNING_STATS)}, got "
-                          f"'{t.bn_running_stats}'")
-    if t.mixed_precision not in ("no", "fp16", "bf16"):
-        raise ConfigError(f"{source}: train.mixed_precision must be no, fp16 or bf16, got '{t.mixed_precision}'")
     queue_size = cfg.negatives.get("size") if cfg.negatives.get("name") == "queue" else None
     if isinstance(queue_size, int) and queue_size < t.batch_size:
-        raise ConfigError(f"{source}: negatives.size {queue_size} is smaller than train.batch_size {t.batch_size}: "
-                          "a queue must hold at least one global batch of keys")
-    if cfg.export.push_to_hub and not cfg.export.hub_repo_id:
-        raise ConfigError(f"{source}: export.push_to_hub needs export.hub_repo_id")
+        raise ConfigError(f"{_where(source, 'negatives.size')}: negatives.size {queue_size} is smaller than "
+                          f"train.batch_size {t.batch_size}: a queue must hold at least one global batch of keys")
+    _check_export(cfg.export, source)
 
 
-def _check_tile_head(cfg: Config, source: str) -> None:
+def _check_component_hook(component: Component, key: str, axis: str, source: Source) -> None:
+    """A registry entry's own check of its values (``check_params(params, key)``: e.g. retrieval's index spec, an
+    augmentation's sizes and probabilities); its ValueError becomes a ConfigError naming where the value came from."""
+    check = getattr(_registry(axis).get(component["name"]), "check_params", None)
+    if check is None:
+        return
+    try:
+        check({k: v for k, v in component.items() if k != "name"}, key)
+    except ValueError as err:
+        named = re.search(re.escape(key) + r"(?:\.\w+)+", str(err))  # the sub-key the message names, if any
+        raise ConfigError(f"{_where(source, named.group(0) if named else key)}: {err}") from None
+
+
+def _check_train(t: TrainConfig, source: Source) -> None:
+    """Ranges of the ``train`` values, so a bad one fails here, not mid-run or (worse) as a run that trains nothing
+    or keeps no checkpoint."""
+
+    def fail(key: str, rule: str, value: Any) -> None:
+        raise ConfigError(f"{_where(source, 'train.' + key)}: train.{key} must be {rule}, got {value!r}")
+
+    for f in dataclasses.fields(t):  # every float finite (an inf or a nan lr, epochs, warmup, ... is never meant)
+        value = getattr(t, f.name)
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if any(_is_nonfinite(v) for v in values):
+            fail(f.name, "finite", value)
+    if t.batch_size < 1:
+        fail("batch_size", ">= 1", t.batch_size)
+    if t.epochs <= 0:
+        fail("epochs", "> 0 (use train.max_steps to set the number of steps)", t.epochs)
+    if t.max_steps is not None and t.max_steps < 1:
+        fail("max_steps", ">= 1 or null (null: train.epochs decides)", t.max_steps)
+    if t.optimizer not in ("adamw", "sgd", "lars"):
+        raise ConfigError(f"{_where(source, 'train.optimizer')}: train.optimizer must be adamw, sgd or lars, got "
+                          f"'{t.optimizer}'")
+    if t.lr <= 0:
+        fail("lr", "> 0", t.lr)
+    if t.weight_decay < 0:
+        fail("weight_decay", ">= 0", t.weight_decay)
+    if len(t.betas) != 2 or not all(_matches(b, float) and 0 <= b < 1 for b in t.betas):
+        fail("betas", "two numbers in [0, 1)", t.betas)
+    if t.momentum < 0:
+        fail("momentum", ">= 0", t.momentum)
+    if t.lars_trust_coefficient <= 0:
+        fail("lars_trust_coefficient", "> 0", t.lars_trust_coefficient)
+    _check_scheduler(t.scheduler, source)
+    if not 0 <= t.warmup_ratio <= 1:
+        fail("warmup_ratio", "in [0, 1] (a fraction of the training steps)", t.warmup_ratio)
+    if t.warmup_steps is not None and t.warmup_steps < 0:
+        fail("warmup_steps", ">= 0 or null (null: train.warmup_ratio decides)", t.warmup_steps)
+    if t.max_grad_norm is not None and t.max_grad_norm <= 0:
+        fail("max_grad_norm", "> 0 or null (null: no clipping)", t.max_grad_norm)
+    if t.gradient_accumulation_steps < 1:
+        fail("gradient_accumulation_steps", ">= 1", t.gradient_accumulation_steps)
+    if t.chunk_size is not None and t.chunk_size < 0:
+        fail("chunk_size", ">= 1 (or 0 / null: no gradient caching)", t.chunk_size)
+    if t.bn_running_stats not in BN_RUNNING_STATS:
+        raise ConfigError(f"{_where(source, 'train.bn_running_stats')}: train.bn_running_stats must be "
+                          f"{' or '.join(BN_RUNNING_STATS)}, got '{t.bn_running_stats}'")
+    if t.mixed_precision not in ("no", "fp16", "bf16"):
+        raise ConfigError(f"{_where(source, 'train.mixed_precision')}: train.mixed_precision must be no, fp16 or "
+                          f"bf16, got '{t.mixed_precision}'")
+    if t.log_every < 1:
+        fail("log_every", ">= 1 (steps between logged losses)", t.log_every)
+    if t.eval_every is not None and t.eval_every < 1:
+        fail("eval_every", ">= 1 or null (null: evaluate only at the start and the end)", t.eval_every)
+    if t.checkpoint_every is not None and t.checkpoint_every < 1:
+        fail("checkpoint_every", ">= 1 or null (null: no intermediate checkpoint)", t.checkpoint_every)
+    if t.keep_checkpoints < 1:
+        fail("keep_checkpoints", ">= 1 (the checkpoints kept in output_dir; 0 would delete every one)",
+             t.keep_checkpoints)
+    timeout = getattr(t, "collective_timeout", None)
+    if timeout is not None and timeout <= 0:
+        fail("collective_timeout", "> 0 (seconds)", timeout)
+    _check_trackers(t.log_with, source)
+
+
+def _check_scheduler(name: str, source: Source) -> None:
+    from transformers import SchedulerType
+
+    names = [s.value for s in SchedulerType]
+    if name not in names:
+        raise ConfigError(f"{_where(source, 'train.scheduler')}: train.scheduler '{name}' is not a transformers "
+                          f"scheduler{closest(name, names)}; valid: {', '.join(names)}")
+
+
+# Accelerate trackers whose package name differs from the tracker name (pip install <package>)
+_TRACKER_PACKAGES = {"comet_ml": "comet_ml"}
+
+
+def _check_trackers(names: list[str], source: Source) -> None:
+    """``train.log_with``: ``jsonl`` (ours) or Accelerate tracker names whose package is installed (Accelerate
+    drops a tracker it cannot import without a word)."""
+    import accelerate.utils
+    from accelerate.utils import LoggerType
+
+    where = _where(source, "train.log_with")
+    valid = ["jsonl", *(t.value for t in LoggerType)]
+    for name in names:
+        if not isinstance(name, str) or name not in valid:
+            raise ConfigError(f"{where}: train.log_with: unknown tracker {name!r}"
+                              f"{closest(str(name), valid)}; valid: {', '.join(valid)}")
+        available = getattr(accelerate.utils, f"is_{name}_available", None)
+        if available is not None and not available():
+            package = _TRACKER_PACKAGES.get(name, name)
+            raise ConfigError(f"{where}: train.log_with: '{name}' needs the {package} package: pip install {package}")
+
+
+def _check_export(export: ExportConfig, source: Source) -> None:
+    if export.push_to_hub and not export.hub_repo_id:
+        raise ConfigError(f"{_where(source, 'export.push_to_hub')}: export.push_to_hub needs export.hub_repo_id")
+    name = export.hub_token_env
+    where = _where(source, "export.hub_token_env")
+    if looks_like_token(name):  # never echo it: the message may end up in a log
+        raise ConfigError(f"{where}: export.hub_token_env takes the name of an environment variable holding the "
+                          "token (e.g. HF_TOKEN), not the token itself; nothing was written")
+    if not ENV_VAR_NAME.match(name):
+        shown = f" '{name}'" if len(name) < 16 else ""
+        raise ConfigError(f"{where}: export.hub_token_env{shown} is not an environment variable name (letters, "
+                          "digits and _, e.g. HF_TOKEN); nothing was written")
+
+
+def _check_tile_head(cfg: Config, source: Source) -> None:
     """``tile_head`` and a jigsaw view with ``encode_tiles: true`` come together (PIRL's per-tile encoding), with
     a single tower, no target branch and no gradient caching."""
     encodes_tiles = cfg.view.get("name") == "jigsaw" and cfg.view.get("encode_tiles") is True
     if cfg.tile_head is None:
         if encodes_tiles:
-            raise ConfigError(f"{source}: view.encode_tiles needs a tile_head that combines the tile embeddings "
-                              "into the query embedding, e.g. tile_head: {name: concat, tile_dim: 128}")
+            raise ConfigError(f"{_where(source, 'view.encode_tiles')}: view.encode_tiles needs a tile_head that "
+                              "combines the tile embeddings into the query embedding, e.g. tile_head: {name: concat, "
+                              "tile_dim: 128}")
         return
     validate_component(cfg.tile_head, "tile_head", "tile_heads", source)
     if not encodes_tiles:
-        raise ConfigError(f"{source}: tile_head combines jigsaw tiles: it needs view: {{name: jigsaw, encode_tiles: "
-                          f"true}} (got view {cfg.view.get('name')!r} with encode_tiles {cfg.view.get('encode_tiles')!r})")
+        raise ConfigError(f"{_where(source, 'tile_head')}: tile_head combines jigsaw tiles: it needs view: {{name: "
+                          f"jigsaw, encode_tiles: true}} (got view {cfg.view.get('name')!r} with encode_tiles "
+                          f"{cfg.view.get('encode_tiles')!r})")
     unsupported = {"target": cfg.target, "passage_encoder": cfg.passage_encoder, "train.chunk_size": cfg.train.chunk_size or None}
     set_keys = [key for key, value in unsupported.items() if value is not None]
     if set_keys:
-        raise ConfigError(f"{source}: tile_head (per-tile jigsaw queries) works with one online tower and its own "
-                          f"embeddings as keys: unset {set_keys}")
+        raise ConfigError(f"{_where(source, set_keys[0])}: tile_head (per-tile jigsaw queries) works with one online "
+                          f"tower and its own embeddings as keys: unset {set_keys}")
 
 
-def _check_objective_composition(cfg: Config, source: str) -> None:
+def _check_objective_composition(cfg: Config, source: Source) -> None:
     """The objective's similarity/distance, and its miner against the objective and the view's labels."""
     from .objectives.checks import check_composition
 
     try:
         check_composition(cfg.objective, cfg.miner, cfg.view, cfg.data.train)
     except ValueError as err:
-        raise ConfigError(f"{source}: {err}") from None
+        key = "miner" if cfg.miner is not None and str(err).startswith("miner") else "objective"
+        raise ConfigError(f"{_where(source, key)}: {err}") from None
     if cfg.objective.get("name") == "dino":
         if cfg.target is None or cfg.target.get("name") != "momentum":
-            raise ConfigError(f"{source}: objective 'dino' distils a momentum teacher: set target: {{name: momentum}} "
-                              f"(got target {cfg.target!r})")
+            raise ConfigError(f"{_where(source, 'objective')}: objective 'dino' distils a momentum teacher: set "
+                              f"target: {{name: momentum}} (got target {cfg.target!r})")
         if cfg.predictor is not None:
-            raise ConfigError(f"{source}: objective 'dino' compares the student's and the teacher's heads directly: "
-                              "unset predictor")
+            raise ConfigError(f"{_where(source, 'predictor')}: objective 'dino' compares the student's and the "
+                              "teacher's heads directly: unset predictor")
 
 
 def config_to_yaml(cfg: Config) -> str:
-    return yaml.safe_dump(_as_tree(cfg), sort_keys=False)
+    """The config as YAML, with any token-like string replaced by ``<redacted>`` (see ``mmcontrast.secrets``)."""
+    return yaml.safe_dump(redact_secrets(_as_tree(cfg)), sort_keys=False)

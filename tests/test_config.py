@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,147 @@ def test_tile_head_and_jigsaw_encode_tiles_come_together():
         load_config(pirl, ["tile_head={name: concatenate}"])
     with pytest.raises(ConfigError, match=r"unset \['target'\]"):
         load_config(pirl, ["target={name: stop_gradient}"])
+
+
+# ------------------------------------------------------------------------------------- run safety (bad inputs)
+def test_errors_name_the_override_or_the_file_that_set_the_value(tmp_path):
+    """B05: a bad override is reported as the override, a bad file value as the file (and its base file)."""
+    quickstart = ROOT / "configs" / "quickstart.yaml"
+    with pytest.raises(ConfigError, match=r"^override train\.lr=abc: 'train\.lr' must be float, got 'abc' \(str\)$"):
+        load_config(quickstart, ["train.lr=abc"])
+    with pytest.raises(ConfigError, match=r"^override objective\.temprature=1: unknown key 'objective\.temprature'"):
+        load_config(quickstart, ["objective.temprature=1"])
+    (tmp_path / "hub.yaml").write_text("train: {lr: fast, batch_size: 8}\n")
+    (tmp_path / "offline.yaml").write_text("base: hub.yaml\ntrain: {batch_size: 4}\n")
+    hub, offline = tmp_path / "hub.yaml", tmp_path / "offline.yaml"
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(hub))} \(base of {re.escape(str(offline))}\): "
+                                          r"'train\.lr' must be float"):
+        load_config(offline)
+    assert load_config(offline, ["train.lr=0.1"]).train.lr == 0.1  # the override replaces the bad base value
+    (tmp_path / "offline.yaml").write_text("base: hub.yaml\ntrain: {lr: 0.1, batch_size: 0}\n")
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(offline))}: train\.batch_size must be >= 1, got 0"):
+        load_config(offline)
+
+
+def test_duplicate_yaml_keys_are_errors_naming_the_file_the_key_and_both_lines(tmp_path):
+    """B33: PyYAML keeps the last of two equal keys without a word."""
+    path = tmp_path / "dup.yaml"
+    path.write_text("train:\n  lr: 0.1\n  batch_size: 4\n  lr: 5.0\n")
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(path))}: .*duplicate key 'train\.lr' at line 2 and "
+                                          r"line 4"):
+        load_config(path)
+    path.write_text("evaluators:\n  - {name: sts, path: a, path: b}\n")
+    with pytest.raises(ConfigError, match=r"duplicate key 'evaluators\[0\]\.path' at line 2, columns"):
+        load_config(path)
+    with pytest.raises(ConfigError, match=r"^override objective=.*duplicate key 'temperature'"):
+        load_config(None, ["objective={name: info_nce, temperature: 0.1, temperature: 0.2}"])
+    from mmcontrast.yaml12 import load_yaml
+
+    # merge keys may repeat the merged map's keys
+    assert load_yaml("a: &a {x: 1, y: 2}\nb: {<<: *a, x: 3}\n")["b"] == {"x": 3, "y": 2}
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.max_steps=0", r"train\.max_steps must be >= 1 or null .*got 0"),  # B16
+    ("train.max_steps=-5", r"train\.max_steps must be >= 1 or null .*got -5"),  # B22
+    ("train.epochs=-1", r"train\.epochs must be > 0 .*got -1"),  # B29
+    ("train.epochs=0", r"train\.epochs must be > 0"),
+    ("train.warmup_ratio=5", r"train\.warmup_ratio must be in \[0, 1\] .*got 5"),  # B30
+    ("train.warmup_steps=-1", r"train\.warmup_steps must be >= 0 or null"),
+    ("train.log_every=0", r"train\.log_every must be >= 1 .*got 0"),  # B20
+    ("train.gradient_accumulation_steps=0", r"train\.gradient_accumulation_steps must be >= 1, got 0"),  # B23
+    ("train.keep_checkpoints=0", r"train\.keep_checkpoints must be >= 1 .*got 0"),  # B21
+    ("train.checkpoint_every=0", r"train\.checkpoint_every must be >= 1 or null"),
+    ("train.eval_every=-2", r"train\.eval_every must be >= 1 or null"),
+    ("train.lr=-1", r"train\.lr must be > 0, got -1"),  # B24
+    ("train.lr=0", r"train\.lr must be > 0, got 0"),
+    ("train.lr=.nan", r"train\.lr must be finite, got nan"),  # B38
+    ("train.lr=.inf", r"train\.lr must be finite, got inf"),
+    ("train.weight_decay=-0.1", r"train\.weight_decay must be >= 0"),
+    ("train.weight_decay=.inf", r"train\.weight_decay must be finite"),
+    ("train.max_grad_norm=0", r"train\.max_grad_norm must be > 0 or null"),
+    ("train.max_grad_norm=.nan", r"train\.max_grad_norm must be finite"),
+    ("train.betas=[0.9, 1.5]", r"train\.betas must be two numbers in \[0, 1\)"),
+    ("train.momentum=-1", r"train\.momentum must be >= 0"),
+    ("data.num_workers=-1", r"data\.num_workers must be >= 0 .*got -1"),  # B27
+    ("train.scheduler=cosinee", r"train\.scheduler 'cosinee' is not a transformers scheduler \(did you mean "
+                                r"'cosine'\?\); valid: linear, cosine, "),  # B32
+])
+def test_out_of_range_values_are_rejected_at_load_naming_key_and_value(override, message):
+    with pytest.raises(ConfigError, match=rf"^override {re.escape(override)}: {message}"):
+        load_config(None, [override])
+
+
+def test_in_range_edge_values_load():
+    cfg = load_config(None, ["train.max_steps=1", "train.warmup_ratio=1", "train.warmup_steps=0", "train.log_every=1",
+                             "train.keep_checkpoints=1", "train.max_grad_norm=null", "train.scheduler=cosine",
+                             "data.num_workers=0", "train.weight_decay=0", "train.epochs=0.5"])
+    assert cfg.train.max_steps == 1 and cfg.train.warmup_ratio == 1 and cfg.train.epochs == 0.5
+
+
+def test_trackers_must_be_known_and_installed(monkeypatch):
+    """B39 / B40: Accelerate drops a tracker whose package is missing without a word; an unknown one fails late."""
+    import accelerate.utils
+
+    with pytest.raises(ConfigError, match=r"train\.log_with: unknown tracker 'nosuchtracker'.*valid: jsonl, all, "
+                                          r".*tensorboard, wandb"):
+        load_config(None, ["train.log_with=[nosuchtracker]"])
+    monkeypatch.setattr(accelerate.utils, "is_tensorboard_available", lambda: False)
+    with pytest.raises(ConfigError, match=r"^override train\.log_with=\[jsonl, tensorboard\]: train\.log_with: "
+                                          r"'tensorboard' needs the tensorboard package: pip install tensorboard$"):
+        load_config(None, ["train.log_with=[jsonl, tensorboard]"])
+    monkeypatch.setattr(accelerate.utils, "is_tensorboard_available", lambda: True)
+    assert load_config(None, ["train.log_with=[jsonl, tensorboard]"]).train.log_with == ["jsonl", "tensorboard"]
+
+
+@pytest.mark.parametrize("override, message", [
+    ("objective.temperature=abc", r"objective\.temperature must be float, got 'abc' \(str\)"),  # B26
+    ("objective.temperature=.inf", r"objective\.temperature must be a finite number, got inf"),  # B37
+    ("objective.temperature=.nan", r"objective\.temperature must be a finite number, got nan"),
+    ("objective.normalize=yes", r"objective\.normalize must be bool, got 'yes' \(str\)"),
+    ("data.train.split=3", r"data\.train\.split must be str, got 3 \(int\)"),
+])
+def test_component_parameters_are_type_checked_against_their_annotations(override, message):
+    with pytest.raises(ConfigError, match=rf"^override {re.escape(override)}: {message}$"):
+        load_config(None, [override])
+
+
+def test_component_parameter_checks_accept_ints_for_floats_and_null_defaults():
+    cfg = load_config(None, ["objective.temperature=1", "objective={name: clip, temperature: null}"])
+    assert cfg.objective == {"name": "clip", "temperature": None}
+
+
+def test_augment_settings_are_checked_at_load(tmp_path):
+    """B31: ``view.augment.size=0`` died in affine_grid."""
+    with pytest.raises(ConfigError, match=r"^override view\.augment\.size=0: view\.augment\.size must be a positive "
+                                          r"int .*got 0$"):
+        load_config(None, ["view.augment.size=0"])
+    with pytest.raises(ConfigError, match=r"view\.augment2\.blur_p must be in \[0, 1\], got 3"):
+        load_config(None, ["view.augment2={blur_p: 3}"])
+    with pytest.raises(ConfigError, match=r"view\.augment\.flip_p must be float, got 'often' \(str\)"):
+        load_config(None, ["view.augment.flip_p=often"])
+
+
+def test_hub_token_env_refuses_a_pasted_token_without_echoing_it(tmp_path):
+    token = "hf_" + "aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dF3"
+    for given in ([f"export.hub_token_env={token}"], []):
+        path = write(tmp_path, {"export": {"hub_token_env": token}})
+        with pytest.raises(ConfigError) as err:
+            load_config(path if not given else None, given)
+        assert token not in str(err.value)
+        assert "export.hub_token_env takes the name of an environment variable holding the token (e.g. HF_TOKEN), " \
+               "not the token itself; nothing was written" in str(err.value)
+    with pytest.raises(ConfigError, match="export.hub_token_env 'my-token' is not an environment variable name"):
+        load_config(None, ["export.hub_token_env=my-token"])
+    assert load_config(None, ["export.hub_token_env=MY_HUB_TOKEN"]).export.hub_token_env == "MY_HUB_TOKEN"
+
+
+def test_config_to_yaml_redacts_token_like_strings():
+    from mmcontrast.config import config_to_yaml
+
+    token = "hf_" + "aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dF3"
+    cfg = load_config(None, ["name=run-1"])
+    cfg.data.train = {"name": "hf", "path": "org/data", "token": token}  # e.g. a token pasted in a component
+    text = config_to_yaml(cfg)
+    assert token not in text and "<redacted>" in text
+    assert yaml.safe_load(text)["name"] == "run-1" and yaml.safe_load(text)["export"]["hub_token_env"] == "HF_TOKEN"
