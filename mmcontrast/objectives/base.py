@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..batch import EmbeddingBatch
+from ..errors import ConfigError
 from ..negatives import InBatchNegatives, Negatives
 from .distances import DistanceKind, check_kind
 from .precision import float32_matmul
@@ -56,6 +57,17 @@ class Objective(nn.Module):
     def forward(self, batch: EmbeddingBatch) -> torch.Tensor:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def require_negatives(self, candidates: int, positives: int = 1) -> None:
+        """ConfigError when each query's candidate pool (``candidates`` rows, after excluding the query itself)
+        holds only its ``positives``: in-batch negatives with one row per global batch and no hard, queued or
+        memory-bank negatives, whose loss is exactly 0 and trains nothing. Shape logic only (no host sync).
+        Once a batch had negatives, a later one-row batch (the short last batch of an epoch with
+        ``data.drop_last: false``) is let through: the batch size is fine, only that batch contributes nothing."""
+        if candidates - positives >= 1:
+            self._had_negatives = True
+        elif not getattr(self, "_had_negatives", False):
+            raise no_negative_error(self.objective_name)
+
     def keys(self, batch: EmbeddingBatch) -> torch.Tensor | None:
         """The positives as this objective compares them (what a queue or memory bank must store): (B, D)."""
         return batch.positive
@@ -67,6 +79,12 @@ class Objective(nn.Module):
     def after_optimizer_step(self, step: int, total_steps: int) -> None:
         """Called after optimizer step ``step`` (from 1) of ``total_steps``: schedules (DINO's teacher
         temperature) follow it."""
+
+
+def no_negative_error(objective: str) -> ConfigError:
+    """The error of a contrastive objective whose queries have no negative at all (see ``require_negatives``)."""
+    return ConfigError(f"objective '{objective}': each query has no negative (in-batch negatives with 1 row per "
+                       "batch across all processes): raise train.batch_size above 1 or add hard negatives")
 
 
 class Temperature(nn.Module):

@@ -89,7 +89,7 @@ class Circle(Objective):
 
     def forward(self, batch: EmbeddingBatch) -> torch.Tensor:
         transform = (lambda v: F.normalize(v, dim=-1)) if self.normalize else None
-        lp = labelled_pool(batch, self.negatives, transform, "circle loss")
+        lp = labelled_pool(batch, self.negatives, transform, "circle loss", self)
         similarities = self.kind.similarity(lp.anchors, lp.pool)
         positive, negative = mined_pairs(self.miner, similarities, *lp.masks())
         valid = positive.any(1) & negative.any(1)

@@ -40,6 +40,7 @@ class CLIPLoss(InfoNCE):
             ``squared_euclidean``, ``manhattan`` are negated distances: ``distances.DISTANCES``).
     """
 
+    objective_name = "clip"
     uses_logit_scale = True  # reads EmbeddingBatch.logit_scale
 
     def __init__(self, temperature: float | None = None, negatives: Negatives | None = None,

@@ -143,6 +143,7 @@ class InfoNCE(_SoftmaxObjective):
             query, positive, negatives = l2_normalize(query), l2_normalize(positive), l2_normalize(negatives)
         tau = 1.0 / self.logit_scale(batch)
         candidates, index = self.negatives.candidates(positive, negatives, batch.indices)
+        self.require_negatives(candidates.shape[0])
         loss = info_nce(query, candidates, index, tau, similarity=self.similarity)
         if self.symmetric:
             reverse_candidates, reverse_index = self.negatives.candidates(query, None, batch.indices)
@@ -176,6 +177,7 @@ class NTXent(_SoftmaxObjective):
         pool1, offset = self.negatives.gather(view1)
         pool2, _ = self.negatives.gather(view2)
         n_global, n_local = pool1.shape[0], view1.shape[0]
+        self.require_negatives(2 * n_global - 1)  # the pool less the anchor itself
         local = offset + torch.arange(n_local, device=view1.device)
         anchors = torch.cat([view1, view2], dim=0)
         pool = torch.cat([pool1, pool2], dim=0)

@@ -92,7 +92,7 @@ class LiftedStructured(Objective):
 
     def forward(self, batch: EmbeddingBatch) -> torch.Tensor:
         transform = (lambda v: F.normalize(v, dim=-1)) if self.normalize else None
-        lp = labelled_pool(batch, self.negatives, transform, "lifted structured loss")
+        lp = labelled_pool(batch, self.negatives, transform, "lifted structured loss", self)
         anchor_distances = self.kind.distance(lp.anchors, lp.pool)
         pool_distances = self.kind.distance(lp.pool, lp.pool)
         positive, negative = mined_pairs(self.miner, -anchor_distances, *lp.masks())

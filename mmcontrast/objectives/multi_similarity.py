@@ -73,7 +73,7 @@ class MultiSimilarity(Objective):
 
     def forward(self, batch: EmbeddingBatch) -> torch.Tensor:
         transform = (lambda v: F.normalize(v, dim=-1)) if self.normalize else None
-        lp = labelled_pool(batch, self.negatives, transform, "multi-similarity loss")
+        lp = labelled_pool(batch, self.negatives, transform, "multi-similarity loss", self)
         similarities = self.kind.similarity(lp.anchors, lp.pool)
         positive, negative = mined_pairs(self.miner, similarities, *lp.masks())
         terms = multi_similarity_terms(similarities, positive, negative, self.alpha, self.beta, self.base)

@@ -89,8 +89,11 @@ class NPair(Objective):
         return l2_normalize(batch.positive) if self.normalize else batch.positive
 
     def _direction(self, anchors: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor | None,
-                   labels: torch.Tensor | None, indices: torch.Tensor | None) -> torch.Tensor:
+                   labels: torch.Tensor | None, indices: torch.Tensor | None,
+                   require_negatives: bool = False) -> torch.Tensor:
         candidates, index = self.negatives.candidates(positives, negatives, indices)
+        if require_negatives:
+            self.require_negatives(candidates.shape[0])
         excluded = None
         if labels is not None:  # labels of the positives' block, gathered as the positives were
             global_labels = self.negatives.gather(labels[:, None].float())[0].squeeze(1).round().long()
@@ -105,7 +108,7 @@ class NPair(Objective):
         regulariser = (anchors.float().pow(2).sum(-1).mean() + positives.float().pow(2).sum(-1).mean())
         if self.normalize:
             anchors, positives, negatives = l2_normalize(anchors), l2_normalize(positives), l2_normalize(negatives)
-        loss = self._direction(anchors, positives, negatives, batch.labels, batch.indices)
+        loss = self._direction(anchors, positives, negatives, batch.labels, batch.indices, require_negatives=True)
         if self.symmetric:
             loss = (loss + self._direction(positives, anchors, None, batch.labels, batch.indices)) / 2
         return loss + self.l2_reg * regulariser

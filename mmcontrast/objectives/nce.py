@@ -109,4 +109,5 @@ class NCE(Objective):
         if self.normalize:
             query, positive, negatives = l2_normalize(query), l2_normalize(positive), l2_normalize(negatives)
         candidates, index = self.negatives.candidates(positive, negatives, batch.indices)
+        self.require_negatives(candidates.shape[0])
         return nce(query, candidates, index, 1.0 / self.temperature.scale(), self.log_partition, self.similarity)

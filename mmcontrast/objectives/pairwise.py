@@ -81,7 +81,7 @@ class PairwiseContrastive(Objective):
         return pairwise_contrastive(distances.flatten(), is_positive.flatten(), self.margin)
 
     def _mined(self, batch: EmbeddingBatch) -> torch.Tensor:
-        lp = labelled_pool(batch, self.negatives, None, "pairwise contrastive loss with a miner")
+        lp = labelled_pool(batch, self.negatives, None, "pairwise contrastive loss with a miner", self)
         distances = self.kind.distance(lp.anchors, lp.pool)
         positive, negative = mined_pairs(self.miner, -distances, *lp.masks())
         pos_term = global_mean((distances**2 * positive).sum(), positive.sum())

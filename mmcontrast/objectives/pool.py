@@ -21,6 +21,7 @@ from ..negatives import Negatives
 
 if TYPE_CHECKING:
     from ..miners import Miner
+    from .base import Objective
 
 
 @dataclass
@@ -54,9 +55,12 @@ def labelled_pool(
     negatives: Negatives,
     transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
     what: str = "this objective",
+    objective: "Objective | None" = None,
 ) -> LabelledPool:
     """Anchors and pool of ``batch`` (views ``query`` and ``positive`` if present, ``labels`` if present, hard
-    ``negatives`` if present), each view passed through ``transform`` (e.g. L2 normalisation) first."""
+    ``negatives`` if present), each view passed through ``transform`` (e.g. L2 normalisation) first. With
+    ``objective``, a pool that holds only the anchors' own views (one row per global batch, no hard negatives: no
+    negative at all) is a ConfigError (``Objective.require_negatives``)."""
     transform = transform or (lambda x: x)
     views = [batch.query] if batch.positive is None else [batch.query, batch.positive]
     views = [transform(v) for v in views]
@@ -81,6 +85,8 @@ def labelled_pool(
         lowest = int(torch.minimum(pool_labels.min(), labels.min()).item()) if pool_labels.numel() else 0
         unique = min(lowest, 0) - 1 - torch.arange(hard.shape[0], device=device)  # labels no anchor has
         pool, pool_labels = torch.cat([pool, hard]), torch.cat([pool_labels, unique.to(pool_labels.dtype)])
+    if objective is not None:  # the pool less the anchor itself, of which the anchor's other views are positives
+        objective.require_negatives(pool.shape[0] - 1, len(views) - 1)
     self_index = torch.cat([local + v * n_global for v in range(len(views))])
     return LabelledPool(torch.cat(views), labels.repeat(len(views)), pool, pool_labels, self_index)
 

@@ -70,7 +70,7 @@ class SoftNearestNeighbour(Objective):
 
     def forward(self, batch: EmbeddingBatch) -> torch.Tensor:
         transform = (lambda v: F.normalize(v, dim=-1)) if self.normalize else None
-        lp = labelled_pool(batch, self.negatives, transform, "soft nearest neighbour loss")
+        lp = labelled_pool(batch, self.negatives, transform, "soft nearest neighbour loss", self)
         logits = scaled_similarity(lp.anchors, lp.pool, self.temperature.scale(), self.similarity)
         positive, _ = lp.masks()
         is_self = torch.zeros_like(positive)

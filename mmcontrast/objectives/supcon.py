@@ -91,6 +91,7 @@ class SupCon(Objective):
             pools.append(gathered)
         global_labels = gather_no_grad(batch.labels) if pools[0].shape[0] != batch.batch_size else batch.labels
         n_global, n_local = pools[0].shape[0], batch.batch_size
+        self.require_negatives(len(views) * n_global - 1, len(views) - 1)  # label-free shape bound: one sample
         local = offset + torch.arange(n_local, device=batch.query.device)
         self_index = torch.cat([local + v * n_global for v in range(len(views))])
         return supcon(

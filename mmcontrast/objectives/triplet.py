@@ -103,7 +103,7 @@ class BatchHardTriplet(Objective):
 
     def forward(self, batch: EmbeddingBatch) -> torch.Tensor:
         transform = (lambda v: F.normalize(v, dim=-1)) if self.normalize else None
-        lp = labelled_pool(batch, self.negatives, transform, "triplet loss")
+        lp = labelled_pool(batch, self.negatives, transform, "triplet loss", self)
         if self.miner is None:
             return batch_hard_triplet(lp.anchors, lp.anchor_labels, lp.pool, lp.pool_labels, lp.self_index,
                                       self.margin, self.distance)
