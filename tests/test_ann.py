@@ -158,7 +158,10 @@ def test_index_and_search_commands(tmp_path: Path, capsys) -> None:
                                   "output_dir": str(tmp_path / "run")}))
     out = tmp_path / "index"
     assert main(["index", "--config", str(config), "--corpus", str(beir), "--out", str(out), "--kind", "hnsw",
-                 "--param", "m=8"]) == 0
+                 "--param", "m=8"]) == 2  # no checkpoint: the pretrained start model only when asked
+    assert "--untrained" in capsys.readouterr().err
+    assert main(["index", "--config", str(config), "--corpus", str(beir), "--out", str(out), "--kind", "hnsw",
+                 "--param", "m=8", "--untrained"]) == 0
     summary = printed_json(capsys.readouterr().out)
     assert summary["passages"] == 4 and summary["spec"]["m"] == 8
     assert (out / "passage_ids.txt").read_text().split() == ["d1", "d2", "d3", "d4"]
@@ -170,7 +173,7 @@ def test_index_and_search_commands(tmp_path: Path, capsys) -> None:
     assert report["queries"] == 2 and report["ann_recall@3_vs_exact"] == 1.0 and report["exact_qps"] > 0
     # bad input names the key
     assert main(["index", "--config", str(config), "--corpus", str(beir), "--out", str(out), "--kind", "hnsw",
-                 "--param", "ef=3"]) == 2
+                 "--param", "ef=3", "--untrained"]) == 2
     assert "unknown key 'index.ef'" in capsys.readouterr().err
     assert main(["search", "--index", str(tmp_path), "x"]) == 2
     assert "index.faiss is missing" in capsys.readouterr().err

@@ -38,6 +38,10 @@ def test_accelerate_launch_train_then_evaluate_and_export(tmp_path):
                      *overrides])
     metrics = json.loads(evaluated.stdout[evaluated.stdout.index("{"):])
     assert 0.0 < metrics["knn/accuracy"] <= 1.0
-    run([sys.executable, "-m", "mmcontrast.cli", "export", "--config", "configs/quickstart.yaml", *overrides,
-         "--checkpoint", str(out / "checkpoints" / "step-2")])
-    assert (out / "final" / "README.md").is_file()
+    export = [sys.executable, "-m", "mmcontrast.cli", "export", "--config", "configs/quickstart.yaml", *overrides,
+              "--checkpoint", str(out / "checkpoints" / "step-2")]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    refused = subprocess.run(export, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert refused.returncode == 2 and "--overwrite" in refused.stderr  # the trained export is not replaced silently
+    run([*export, "--overwrite"])
+    assert "Trained for 2 steps (a checkpoint of a run planned for 4 steps)" in (out / "final" / "README.md").read_text()

@@ -30,7 +30,8 @@ def _tower_text(settings: dict[str, Any], kind: str) -> str:
 
 
 def write_dual_encoder_card(
-    path: str | Path, cfg: Any, metrics: dict[str, Any] | None, initial_metrics: dict[str, Any] | None = None
+    path: str | Path, cfg: Any, metrics: dict[str, Any] | None, initial_metrics: dict[str, Any] | None = None,
+    trained_steps: int | None = None,
 ) -> Path:
     """Write ``<path>/README.md`` for a ``VisionTextDualEncoderModel`` export and return its path."""
     folder = Path(path)
@@ -71,7 +72,7 @@ An image-text dual encoder trained with contrastive learning by mmcontrast, save
 
 ## Training data
 
-{_data_section(cfg)}
+{_data_section(cfg, trained_steps)}
 
 ## Evaluation results
 

@@ -261,7 +261,9 @@ def _public_params(component: dict[str, Any], axis: str) -> dict[str, Any]:
     return {k: v for k, v in public_value(_params(component, axis), data=True).items() if k not in ("seed", "device")}
 
 
-def _data_section(cfg: Any) -> str:
+def _data_section(cfg: Any, trained_steps: int | None = None) -> str:
+    """The data and training-length paragraph; ``trained_steps`` (the checkpoint's step) wins over the config's
+    planned length when they differ (an export of an intermediate checkpoint)."""
     train = public_value(cfg.data.train, data=True)
     name = train.get("name", "?")
     params = {k: v for k, v in train.items() if k != "name"}
@@ -269,6 +271,8 @@ def _data_section(cfg: Any) -> str:
     source = f" [{dataset_id}](https://huggingface.co/datasets/{dataset_id})," if dataset_id else ""
     t = cfg.train
     length = f"{t.max_steps} steps" if t.max_steps is not None else f"{float(t.epochs):g} epoch(s)"
+    if trained_steps is not None and trained_steps != t.max_steps:
+        length = f"{trained_steps} steps (a checkpoint of a run planned for {length})"
     return (
         f"Dataset{source} loaded with `{name}` ({_kv(params)}).\n\n"
         f"Trained for {length} with batch size {t.batch_size} (x{t.gradient_accumulation_steps} accumulation), "
@@ -488,6 +492,7 @@ def write_model_card(
     metrics: dict[str, Any] | None,
     initial_metrics: dict[str, Any] | None = None,
     modality: str = "text",
+    trained_steps: int | None = None,
 ) -> Path:
     """Write ``<path>/README.md`` and return its path. Reads the exported files in ``path`` (when present) so
     that the usage code matches them exactly."""
@@ -544,7 +549,7 @@ Encoder settings: {settings}.
 
 ## Training data
 
-{_data_section(cfg)}
+{_data_section(cfg, trained_steps)}
 
 ## Evaluation results
 

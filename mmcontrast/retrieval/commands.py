@@ -27,23 +27,26 @@ def parse_index_params(kind: str, params: list[str]) -> dict[str, Any]:
     return check_index_spec(spec)
 
 
-def _model(cfg: Config, checkpoint: str | None) -> Any:
-    from ..training.restore import model_from_checkpoint
+def _model(cfg: Config, checkpoint: str | None, untrained: bool = False) -> tuple[Any, str | None]:
+    """The model (eval mode) and the checkpoint it was read from (None: the untrained model)."""
+    from ..training.restore import restore_model
 
-    model = model_from_checkpoint(cfg, checkpoint)
-    model.eval()
-    return model
+    restored = restore_model(cfg, checkpoint, untrained)
+    restored.model.eval()
+    return restored.model, None if restored.checkpoint is None else str(restored.checkpoint)
 
 
 def index_command(cfg: Config, corpus: str, out: str, kind: str, params: list[str], similarity: str,
-                  checkpoint: str | None, batch_size: int) -> dict[str, Any]:
-    """Embed ``corpus`` with the config's model (latest checkpoint or ``checkpoint``) and save the index to
-    ``out``; returns a summary (rows, dimension, seconds)."""
+                  checkpoint: str | None, batch_size: int, untrained: bool = False) -> dict[str, Any]:
+    """Embed ``corpus`` with the config's model (latest checkpoint, ``checkpoint``, or the model the config starts
+    from when ``untrained``) and save the index to ``out``, recording which; returns a summary (rows, dimension,
+    seconds)."""
     spec = parse_index_params(kind, params)
-    model = _model(cfg, checkpoint)
+    model, used = _model(cfg, checkpoint, untrained)
     index, seconds = build_corpus_index(model, corpus, spec, similarity, batch_size,  # type: ignore[arg-type]
                                         cfg.prompts.get("passage", ""),
-                                        extra={"checkpoint": checkpoint, "query_prefix": cfg.prompts.get("query", "")})
+                                        extra={"checkpoint": used, "untrained": used is None,
+                                               "query_prefix": cfg.prompts.get("query", "")})
     index.save(out, config_to_yaml(cfg))
     return {"index": str(out), "spec": index.index.spec, "passages": index.index.size, "dim": index.index.dim,
             "seconds": seconds}
@@ -62,7 +65,9 @@ def search_command(index_dir: str, queries: list[str], beir: str | None, split: 
 
     corpus = CorpusIndex.load(index_dir)
     cfg = load_config(config or Path(index_dir) / CONFIG_FILE, overrides)
-    model = _model(cfg, checkpoint or corpus.index.extra.get("checkpoint"))
+    recorded = corpus.index.extra.get("checkpoint")
+    model, _ = _model(cfg, checkpoint or recorded,
+                      untrained=checkpoint is None and recorded is None and bool(corpus.index.extra.get("untrained")))
     prefix = corpus.index.extra.get("query_prefix", "")
     if beir is None:
         hits = corpus.search(model, queries, k, batch_size, prefix)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import torch
 
 from ..config import Config
+from ..errors import ConfigError, MmcontrastError
 from ..encoders import ENCODERS, HEADS, TARGETS, TILE_HEADS, ContrastiveModel, DualEncoderModel, TwoTowerModel
 from ..negatives import NEGATIVES
 from ..objectives import OBJECTIVES, Objective
@@ -19,18 +21,35 @@ def params(component: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in component.items() if k != "name"}
 
 
+@contextmanager
+def component_errors(key: str, component: dict[str, Any] | None = None) -> Iterator[None]:
+    """Report a component constructor's ValueError as a ConfigError naming the config key (``objective``,
+    ``evaluators[1]``, ...) and the component, so the CLI prints it as one line."""
+    try:
+        yield
+    except MmcontrastError:
+        raise
+    except ValueError as err:
+        name = f" '{component['name']}'" if component and "name" in component else ""
+        raise ConfigError(f"{key}{name}: {err}") from err
+
+
 def _with_injected(factory: Callable[..., Any], kwargs: dict[str, Any], **injected: Any) -> dict[str, Any]:
     """Add the injected values the factory accepts and the config did not set."""
     accepted = inspect.signature(factory).parameters
     return {**{k: v for k, v in injected.items() if k in accepted and k not in kwargs}, **kwargs}
 
 
-def _tower(encoder_cfg: dict[str, Any], head_cfg: dict[str, Any] | None, prompts: dict[str, str]) -> ContrastiveModel:
-    encoder = ENCODERS.get(encoder_cfg["name"])(**params(encoder_cfg))
+def _tower(encoder_cfg: dict[str, Any], head_cfg: dict[str, Any] | None, prompts: dict[str, str],
+           keys: tuple[str, str] = ("encoder", "head")) -> ContrastiveModel:
+    with component_errors(keys[0], encoder_cfg):
+        encoder = ENCODERS.get(encoder_cfg["name"])(**params(encoder_cfg))
     head = None
     if head_cfg is not None:
-        head = HEADS.get(head_cfg["name"])(input_dim=encoder.embedding_dim, **params(head_cfg))
-    return ContrastiveModel(encoder, head, prompts)
+        with component_errors(keys[1], head_cfg):
+            head = HEADS.get(head_cfg["name"])(input_dim=encoder.embedding_dim, **params(head_cfg))
+    with component_errors("prompts"):
+        return ContrastiveModel(encoder, head, prompts)
 
 
 def build_model(cfg: Config) -> ContrastiveModel | TwoTowerModel | DualEncoderModel:
@@ -42,7 +61,9 @@ def build_model(cfg: Config) -> ContrastiveModel | TwoTowerModel | DualEncoderMo
     query = _tower(cfg.encoder, cfg.head, cfg.prompts)
     if cfg.passage_encoder is None:
         return query
-    return TwoTowerModel(query, _tower(cfg.passage_encoder, cfg.passage_head, cfg.prompts))
+    passage = _tower(cfg.passage_encoder, cfg.passage_head, cfg.prompts, ("passage_encoder", "passage_head"))
+    with component_errors("passage_encoder"):
+        return TwoTowerModel(query, passage)
 
 
 def _dual_encoder(cfg: Config) -> DualEncoderModel:
@@ -53,15 +74,16 @@ def _dual_encoder(cfg: Config) -> DualEncoderModel:
     set_keys = [key for key, value in unsupported.items() if value is not None]
     if set_keys or cfg.symmetric != "none":
         keys = set_keys + (["symmetric"] if cfg.symmetric != "none" else [])
-        raise ValueError(f"encoder 'dual_encoder' holds both towers, their projections (encoder.projection_dim) and "
+        raise ConfigError(f"encoder 'dual_encoder' holds both towers, their projections (encoder.projection_dim) and "
                          f"the logit scale, and objectives 'clip' / 'siglip' are symmetric already: unset {keys}")
-    model = DualEncoderModel(**params(cfg.encoder))
+    with component_errors("encoder", cfg.encoder):
+        model = DualEncoderModel(**params(cfg.encoder))
     if cfg.export.enabled:
         from ..export.dual_encoder import export_problems
 
         problems = export_problems(model)
         if problems:
-            raise ValueError("this dual encoder cannot be exported as a transformers VisionTextDualEncoderModel: "
+            raise ConfigError("this dual encoder cannot be exported as a transformers VisionTextDualEncoderModel: "
                              + "; ".join(problems) + ". Change the tower, or set export.enabled=false")
     return model
 
@@ -73,13 +95,16 @@ def build_objective(cfg: Config, embedding_dim: int, num_samples: int | None = N
     factory = NEGATIVES.get(cfg.negatives["name"])
     if "num_samples" in inspect.signature(factory).parameters and num_samples is None:
         raise ValueError(f"negatives '{cfg.negatives['name']}' needs the training set size")
-    negatives = factory(**_with_injected(factory, params(cfg.negatives), **injected))
+    with component_errors("negatives", cfg.negatives):
+        negatives = factory(**_with_injected(factory, params(cfg.negatives), **injected))
     objective = OBJECTIVES.get(cfg.objective["name"])
     if cfg.miner is not None:  # checked against the objective and the view's labels by config.validate
         from ..miners import MINERS
 
-        injected["miner"] = MINERS.get(cfg.miner["name"])(**params(cfg.miner))
-    return objective(negatives=negatives, **_with_injected(objective, params(cfg.objective), **injected))
+        with component_errors("miner", cfg.miner):
+            injected["miner"] = MINERS.get(cfg.miner["name"])(**params(cfg.miner))
+    with component_errors("objective", cfg.objective):
+        return objective(negatives=negatives, **_with_injected(objective, params(cfg.objective), **injected))
 
 
 def build_learner(cfg: Config, num_samples: int | None = None) -> Learner:
@@ -88,18 +113,20 @@ def build_learner(cfg: Config, num_samples: int | None = None) -> Learner:
     predictor = None
     dim = model.train_dim
     if cfg.predictor is not None:
-        predictor = HEADS.get(cfg.predictor["name"])(input_dim=dim, **params(cfg.predictor))
+        with component_errors("predictor", cfg.predictor):
+            predictor = HEADS.get(cfg.predictor["name"])(input_dim=dim, **params(cfg.predictor))
         if predictor.output_dim != dim:
-            raise ValueError(f"predictor.output_dim {predictor.output_dim} must equal the projection size {dim} "
+            raise ConfigError(f"predictor.output_dim {predictor.output_dim} must equal the projection size {dim} "
                              "(the prediction is compared with the target's projection)")
     target = None
     if cfg.target is not None:
-        target = TARGETS.get(cfg.target["name"])(
-            **_with_injected(TARGETS.get(cfg.target["name"]), params(cfg.target), online=model)
-        )
+        with component_errors("target", cfg.target):
+            target = TARGETS.get(cfg.target["name"])(
+                **_with_injected(TARGETS.get(cfg.target["name"]), params(cfg.target), online=model)
+            )
     objective = build_objective(cfg, dim, num_samples)
     if isinstance(model, DualEncoderModel) and not getattr(objective, "uses_logit_scale", False):
-        raise ValueError(f"encoder 'dual_encoder' learns its logit scale, which objective '{cfg.objective['name']}' "
+        raise ConfigError(f"encoder 'dual_encoder' learns its logit scale, which objective '{cfg.objective['name']}' "
                          "does not use: choose objective 'clip' or 'siglip'")
     return Learner(model, objective, predictor, target, cfg.symmetric, _tile_head(cfg, model),
                    cfg.train.bn_running_stats)
@@ -114,20 +141,26 @@ def _tile_head(cfg: Config, model: ContrastiveModel | TwoTowerModel | DualEncode
     factory = TILE_HEADS.get(cfg.tile_head["name"])
     kwargs = params(cfg.tile_head)
     if kwargs.get("output_dim", model.train_dim) != model.train_dim:
-        raise ValueError(f"tile_head.output_dim {kwargs['output_dim']} must equal the image branch's embedding size "
+        raise ConfigError(f"tile_head.output_dim {kwargs['output_dim']} must equal the image branch's embedding size "
                          f"{model.train_dim} (the two are contrasted); leave it unset")
     kwargs["output_dim"] = model.train_dim
     default_grid = inspect.signature(VIEWS.get(cfg.view["name"])).parameters["grid"].default  # the view's own default
-    return factory(input_dim=model.encoder.embedding_dim, num_tiles=int(cfg.view.get("grid", default_grid)) ** 2,
-                   **kwargs)
+    with component_errors("tile_head", cfg.tile_head):
+        return factory(input_dim=model.encoder.embedding_dim, num_tiles=int(cfg.view.get("grid", default_grid)) ** 2,
+                       **kwargs)
 
 
 def build_view(cfg: Config, seed: int, device: torch.device) -> View:
     factory = VIEWS.get(cfg.view["name"])
-    return factory(**{**params(cfg.view), **_with_injected(factory, {}, seed=seed, device=device)})
+    with component_errors("view", cfg.view):
+        return factory(**{**params(cfg.view), **_with_injected(factory, {}, seed=seed, device=device)})
 
 
 def build_evaluators(cfg: Config) -> list[Any]:
     from ..evaluation import EVALUATORS
 
-    return [EVALUATORS.get(c["name"])(**params(c)) for c in cfg.evaluators]
+    evaluators = []
+    for i, component in enumerate(cfg.evaluators):
+        with component_errors(f"evaluators[{i}]", component):
+            evaluators.append(EVALUATORS.get(component["name"])(**params(component)))
+    return evaluators

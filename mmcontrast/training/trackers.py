@@ -8,6 +8,8 @@ from typing import Any
 
 from accelerate.tracking import GeneralTracker, on_main_process
 
+from .strict_json import dumps
+
 
 class JSONLTracker(GeneralTracker):
     """Appends ``{"step": s, **metrics}`` per ``accelerator.log`` call."""
@@ -28,13 +30,13 @@ class JSONLTracker(GeneralTracker):
     @on_main_process
     def store_init_configuration(self, values: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        (self.path.parent / "run_config.json").write_text(json.dumps(values, indent=2, default=str))
+        (self.path.parent / "run_config.json").write_text(dumps(values, indent=2, default=str))
 
     @on_main_process
     def log(self, values: dict[str, Any], step: int | None = None, **kwargs: Any) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a") as handle:
-            handle.write(json.dumps({"step": step, **values}) + "\n")
+            handle.write(dumps({"step": step, **values}) + "\n")
 
 
 def read_metrics(output_dir: str | Path) -> list[dict[str, Any]]:
