@@ -29,16 +29,21 @@ class RowsDataset(Dataset):
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(1-based line number, text without its line ending) of each line. Lines end at ``\\n`` only (a ``\\r\\n``
+    ending is stripped), as editors and ``wc -l`` count them: each line is decoded on its own, so bytes that are not
+    UTF-8 are reported on their own line (decoding the file in chunks reported the line the chunk started after), and
+    ``\\r``, ``\\x0b``, ``\\x0c``, ``\\x1c``-``\\x1e``, ``\\x85``, ``\\u2028`` inside a line stay part of its text."""
     if not path.is_file():
         raise FileNotFoundError(f"data file not found: {path}")
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8", newline="") as handle:  # type: ignore[operator]
-        line_no = 0
-        try:
-            for line_no, line in enumerate(handle, start=1):
-                yield line_no, line.rstrip("\r\n")
-        except UnicodeDecodeError as err:
-            raise DataError(f"{path}:{line_no + 1}: not valid UTF-8 ({err.reason})") from None
+    with opener(path, "rb") as handle:  # type: ignore[operator]
+        for line_no, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise DataError(f"{path}:{line_no}: not valid UTF-8 ({err.reason} at byte {err.start + 1} of the "
+                                f"line: {raw[err.start:err.start + 4]!r})") from None
+            yield line_no, line.rstrip("\r\n")
 
 
 def text_lines(path: str, column: str = "text", limit: int | None = None) -> RowsDataset:
