@@ -147,3 +147,31 @@ def test_rgb_images_reach_a_grayscale_encoder_as_luma_and_uint8_resizing_matches
     expected = np.stack([np.asarray(Image.fromarray(im[0].numpy(), mode="L").resize((16, 16), Image.BILINEAR))
                          for im in rgb[:, :1]])
     assert torch.equal(resized[:, 0], torch.from_numpy(expected))
+
+
+@pytest.mark.parametrize("name, params, message", [
+    ("text", {"model": "no-such-org/no-such-model"},
+     r"^encoder\.model 'no-such-org/no-such-model' is not a local folder and is not in the Hugging Face cache "
+     r"\(offline: HF_HUB_OFFLINE=1\); download it first or fix the id \(OSError: .{1,160}\)$"),
+    ("vision", {"model": "no-such-org/no-such-vit"}, r"^encoder\.model 'no-such-org/no-such-vit' is not a local folder"),
+    ("text", {"config": {"model_type": "bert", "vocab_size": 64, "hidden_size": 8, "num_hidden_layers": 1,
+                         "num_attention_heads": 2, "intermediate_size": 16}, "tokenizer": "no-such-org/no-tokenizer"},
+     r"^encoder\.tokenizer 'no-such-org/no-tokenizer' is not a local folder and is not in the Hugging Face cache"),
+])
+def test_a_model_id_that_cannot_be_loaded_offline_is_named(name, params, message, monkeypatch):
+    """B19: a 61-line OSError that never named the id."""
+    from mmcontrast.encoders import ENCODERS
+    from mmcontrast.errors import ConfigError
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ConfigError, match=message):
+        ENCODERS.get(name)(**params)
+
+
+def test_a_local_folder_without_model_files_is_named(tmp_path):
+    from mmcontrast.encoders import ENCODERS
+    from mmcontrast.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=rf"^encoder\.model '{tmp_path}': the local folder {tmp_path} cannot be "
+                                          r"loaded \(a transformers model folder needs config\.json"):
+        ENCODERS.get("text")(model=str(tmp_path))

@@ -84,8 +84,8 @@ class LengthGrouped:
         if self.tokenizer is not None:
             from transformers import AutoTokenizer
 
-            from ..encoders.loading import resolve_model_ref
+            from ..encoders.loading import from_pretrained
 
-            tokenizer = AutoTokenizer.from_pretrained(resolve_model_ref(self.tokenizer))
+            tokenizer = from_pretrained(AutoTokenizer.from_pretrained, self.tokenizer, "data.batch_sampler.tokenizer")
         return LengthGroupedBatchSampler(row_lengths(dataset, self.columns, tokenizer), batch_size,
                                          self.megabatch_size, drop_last=drop_last, shuffle=shuffle, seed=seed)

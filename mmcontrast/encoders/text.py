@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .loading import load_backbone, resolve_model_ref
+from .loading import from_pretrained, load_backbone
 from .pooling import POOLINGS, Pooling, pool
 from .token_cache import TokenCache
 
@@ -48,7 +48,8 @@ class TextEncoder(nn.Module):
         if tokenizer_ref is None:
             raise ValueError("encoder.tokenizer is required when the text encoder is built from encoder.config")
         self.backbone = load_backbone(model, config, config_overrides)
-        self.tokenizer = AutoTokenizer.from_pretrained(resolve_model_ref(tokenizer_ref))
+        self.tokenizer = from_pretrained(AutoTokenizer.from_pretrained, tokenizer_ref,
+                                         "encoder.tokenizer" if tokenizer else "encoder.model")
         self.pooling = pooling
         self.max_length = max_length
         if token_cache < 0:
