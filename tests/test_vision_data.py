@@ -228,3 +228,56 @@ def test_hf_rename_columns_unknown_column_lists_the_columns(tmp_path: Path) -> N
                        "rename_columns": {"picture": "image"}})
     with pytest.raises(DataError, match=r"image column\(s\) \['image'\] not found; columns: img, label"):
         build_dataset({"name": "hf", "path": "parquet", "data_files": str(path), "image_columns": ["image"]})
+
+
+# ----------------------------------------------------------------------------- hf: mixed sizes and image_size
+def mixed_folder(root: Path) -> Path:
+    """B12: L 16x16, RGB 24x20 (width x height), RGBA 32x32, and a second L 16x16."""
+    write_png(root / "a" / "0.png", np.full((16, 16), 10, dtype=np.uint8))
+    write_png(root / "a" / "1.png", np.full((20, 24, 3), 20, dtype=np.uint8))
+    write_png(root / "a" / "2.png", np.full((32, 32, 4), 30, dtype=np.uint8))
+    write_png(root / "a" / "3.png", np.full((16, 16), 40, dtype=np.uint8))
+    return root
+
+
+def test_a_batch_of_mixed_image_sizes_names_the_odd_file_and_the_fix(tmp_path: Path) -> None:
+    from mmcontrast.data import collate_rows
+
+    root = mixed_folder(tmp_path / "mixed")
+    data = build_dataset({"name": "hf", "path": "imagefolder", "data_dir": str(root)})
+    odd = re.escape(str(root / "a" / "1.png"))
+    with pytest.raises(DataError, match=rf"^column 'image': file '{odd}' \(row 1 of the batch\) has shape "
+                                        r"\(3, 20, 24\) but row 0 has \(1, 16, 16\); the rows of a batch must have one shape; set "
+                                        r"data\.train\.image_size=N to resize every image to N x N and set "
+                                        r"data\.train\.image_mode=RGB \(or L\)"):
+        collate_rows([data[i] for i in range(len(data))])
+    rgb = build_dataset({"name": "hf", "path": "imagefolder", "data_dir": str(root), "image_mode": "RGB"})  # B12b
+    with pytest.raises(DataError, match=r"has shape \(3, 20, 24\) but row 0 has \(3, 16, 16\).*set "
+                                        r"data\.train\.image_size=N to resize every image to N x N$"):
+        collate_rows([rgb[i] for i in range(len(rgb))])
+    with pytest.raises(DataError, match=r"^column 'x': row 1 of the batch has shape \(2,\) but row 0 has \(3,\)"):
+        collate_rows([{"x": torch.zeros(3)}, {"x": torch.zeros(2)}, {"x": torch.zeros(3)}])
+
+
+def test_image_size_resizes_every_image(tmp_path: Path) -> None:
+    from mmcontrast.data import collate_rows
+
+    root = mixed_folder(tmp_path / "mixed")
+    square = build_dataset({"name": "hf", "path": "imagefolder", "data_dir": str(root), "image_size": 32,
+                            "image_mode": "RGB"})
+    batch = collate_rows([square[i] for i in range(len(square))])
+    assert batch["image"].shape == (4, 3, 32, 32) and batch["image"].dtype == torch.uint8
+    assert batch["image"][1].float().mean() == 20  # a flat image stays flat
+    grey = build_dataset({"name": "hf", "path": "imagefolder", "data_dir": str(root), "image_size": [8, 12],
+                          "image_mode": "L"})
+    assert collate_rows([grey[i] for i in range(len(grey))])["image"].shape == (4, 1, 8, 12)
+
+
+@pytest.mark.parametrize("size", [0, -3, [8, 0], [1, 2, 3], "big", 2.5])
+def test_bad_image_size_is_named(tmp_path: Path, size) -> None:
+    from mmcontrast.config import ConfigError, load_config
+
+    with pytest.raises(DataError, match=r"image_size must be a positive int"):
+        build_dataset({"name": "hf", "path": "imagefolder", "data_dir": str(tmp_path), "image_size": size})
+    with pytest.raises(ConfigError, match=r"data\.train\.image_size must be"):  # at load_config, before any data
+        load_config(None, [f"data.train={{name: hf, path: imagefolder, data_dir: {tmp_path}, image_size: {size}}}"])

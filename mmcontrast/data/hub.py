@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -27,6 +27,7 @@ def hf(
     limit: int | None = None,
     revision: str | None = None,
     bad_images: str = "error",
+    image_size: int | list[int] | None = None,
 ) -> Any:
     """``datasets.load_dataset(path, subset, data_dir=data_dir, data_files=data_files, split=split)``.
 
@@ -46,17 +47,17 @@ def hf(
         bad_images: ``error`` (default): an image that fails to decode raises ``DataError`` naming the file
             when a batch reaches it; ``skip``: every image is decoded once at load time and rows with a corrupt
             or non-image file are left out, reported by a ``UserWarning`` with their count and files.
+        image_size: resize every image (bilinear, after ``image_mode``) to ``N`` x ``N`` or ``[height, width]``
+            pixels, for folders of mixed sizes; by default images keep their size, and a batch of different sizes
+            is a ``DataError`` naming the odd file.
 
     Images are decoded on access into uint8 tensors (C, H, W); an undecodable image raises ``DataError``
     naming the file (or the row when the image has no file) and the column.
     """
     import datasets
 
-    if bad_images not in BAD_IMAGES:
-        raise DataError(f"dataset '{path}': bad_images must be one of {', '.join(BAD_IMAGES)}, got {bad_images!r}")
-    if image_mode is not None and image_mode not in IMAGE_MODES:
-        raise DataError(f"dataset '{path}': image_mode must be one of {', '.join(IMAGE_MODES)} or null, "
-                        f"got {image_mode!r}")
+    _check_image_settings({"bad_images": bad_images, "image_mode": image_mode, "image_size": image_size},
+                          lambda name: f"dataset '{path}': {name}")
     where = f"dataset '{path}'" + (f" (data_dir '{data_dir}')" if data_dir else "")
     try:
         dataset = datasets.load_dataset(path, subset, data_dir=data_dir, split=split, data_files=data_files,
@@ -81,11 +82,34 @@ def hf(
         if isinstance(dataset.features[column], datasets.Image):
             dataset = dataset.cast_column(column, datasets.Image(decode=False))
     if columns:
-        convert = _ImagesToTensors(columns, where, image_mode)
+        convert = _ImagesToTensors(columns, where, image_mode, image_size)
         if bad_images == "skip":
             dataset = _drop_undecodable(dataset, convert, where)
         dataset = dataset.with_transform(convert)
     return dataset
+
+
+def _check_hf_params(params: dict[str, Any], key: str = "data.train") -> None:
+    """Config-time check of ``hf``'s image settings (``hf.check_params``): DataError naming ``key.<param>``."""
+    _check_image_settings(params, lambda name: f"{key}.{name}")
+
+
+def _check_image_settings(params: dict[str, Any], label: Callable[[str], str]) -> None:
+    bad_images, image_mode = params.get("bad_images", "error"), params.get("image_mode")
+    if bad_images not in BAD_IMAGES:
+        raise DataError(f"{label('bad_images')} must be one of {', '.join(BAD_IMAGES)}, got {bad_images!r}")
+    if image_mode is not None and image_mode not in IMAGE_MODES:
+        raise DataError(f"{label('image_mode')} must be one of {', '.join(IMAGE_MODES)} or null, got {image_mode!r}")
+    size = params.get("image_size")
+    if size is not None:
+        sides = size if isinstance(size, (list, tuple)) else [size]
+        if not 1 <= len(sides) <= 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1
+                                               for s in sides):
+            raise DataError(f"{label('image_size')} must be a positive int (a square side) or [height, width] in "
+                            f"pixels, or null, got {size!r}")
+
+
+hf.check_params = _check_hf_params  # type: ignore[attr-defined]
 
 
 def _drop_undecodable(dataset: Any, convert: "_ImagesToTensors", where: str) -> Any:
@@ -119,12 +143,15 @@ class _ImagesToTensors:
     Accepts undecoded ``{"bytes", "path"}`` dicts (``datasets.Image(decode=False)``) and PIL images.
     """
 
-    def __init__(self, columns: list[str], source: str, mode: str | None = None) -> None:
+    def __init__(self, columns: list[str], source: str, mode: str | None = None,
+                 size: int | list[int] | None = None) -> None:
         import datasets
 
         self.columns = columns
         self.source = source
         self.mode = mode
+        # PIL sizes are (width, height); image_size is N or [height, width]
+        self.size = None if size is None else (size, size) if isinstance(size, int) else (size[1], size[0])
         self._decoder = datasets.Image()
 
     def __call__(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
@@ -144,9 +171,16 @@ class _ImagesToTensors:
                 image = image.convert(self.mode) if image.mode != self.mode else image
             elif image.mode not in IMAGE_MODES:
                 image = image.convert("RGB")
+            if self.size is not None and image.size != self.size:
+                from PIL import Image
+
+                image = image.resize(self.size, Image.Resampling.BILINEAR)
             array = np.asarray(image)
         except Exception as err:  # PIL raises many types for undecodable data
             raise DataError(f"{self.source}: column '{column}', {what}: cannot decode image "
                             f"({type(err).__name__}: {err})") from None
         tensor = torch.from_numpy(array.copy())
-        return tensor.unsqueeze(0) if tensor.dim() == 2 else tensor.permute(2, 0, 1)
+        tensor = tensor.unsqueeze(0) if tensor.dim() == 2 else tensor.permute(2, 0, 1)
+        if file:
+            tensor.source = f"file '{file}'"  # collate_rows names it if its shape differs from the batch's
+        return tensor
