@@ -153,7 +153,8 @@ def test_rgb_images_reach_a_grayscale_encoder_as_luma_and_uint8_resizing_matches
     ("text", {"model": "no-such-org/no-such-model"},
      r"^encoder\.model 'no-such-org/no-such-model' is not a local folder and is not in the Hugging Face cache "
      r"\(offline: HF_HUB_OFFLINE=1\); download it first or fix the id \(OSError: .{1,160}\)$"),
-    ("vision", {"model": "no-such-org/no-such-vit"}, r"^encoder\.model 'no-such-org/no-such-vit' is not a local folder"),
+    ("vision", {"model": "no-such-org/no-such-vit"},
+     r"^encoder\.model 'no-such-org/no-such-vit' is not a local folder"),
     ("text", {"config": {"model_type": "bert", "vocab_size": 64, "hidden_size": 8, "num_hidden_layers": 1,
                          "num_attention_heads": 2, "intermediate_size": 16}, "tokenizer": "no-such-org/no-tokenizer"},
      r"^encoder\.tokenizer 'no-such-org/no-tokenizer' is not a local folder and is not in the Hugging Face cache"),

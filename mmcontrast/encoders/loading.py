@@ -65,8 +65,8 @@ def _not_loadable(ref: str, path: str, key: str) -> str:
         return (f"{key} '{ref}': the local folder {path} cannot be loaded (a transformers model folder needs "
                 "config.json and the weights, a tokenizer its tokenizer files)")
     if huggingface_hub.is_offline_mode():
-        return (f"{key} '{ref}' is not a local folder and is not in the Hugging Face cache (offline: HF_HUB_OFFLINE=1); "
-                "download it first or fix the id")
+        return (f"{key} '{ref}' is not a local folder and is not in the Hugging Face cache "
+                "(offline: HF_HUB_OFFLINE=1); download it first or fix the id")
     return (f"{key} '{ref}' is not a local folder and could not be loaded from the Hugging Face Hub (a wrong id, a "
             "private or gated model without a login, or no network); fix the id, log in, or download it first")
 
