@@ -185,10 +185,11 @@ def parameters_of(factory: Callable[..., Any]) -> dict[str, inspect.Parameter]:
             if k not in INJECTED and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
 
 
-def validate_component(component: Any, key: str, axis: str, source: Source) -> None:
+def validate_component(component: Any, key: str, axis: str, source: Source, hook: bool = False) -> None:
     """Check a component mapping against its registry entry's constructor: name known, keys known,
     required keys present, values of the annotated simple type (float, int, bool, str, list, dict, or null where
-    allowed), floats finite (unless the default is not)."""
+    allowed), floats finite (unless the default is not). ``hook``: run the entry's own ``check_params(params,
+    key)`` too, before the type checks (its messages are the more specific ones)."""
     if not isinstance(component, dict) or "name" not in component:
         raise ConfigError(f"{_where(source, key)}: '{key}' must be a mapping with a 'name' key, got {component!r}")
     registry = _registry(axis)
@@ -207,10 +208,18 @@ def validate_component(component: Any, key: str, axis: str, source: Source) -> N
         if p.default is inspect.Parameter.empty and name not in component:
             raise ConfigError(f"{_where(source, key)}: '{key}.{name}' is required for {axis[:-1]} "
                               f"'{component['name']}'")
+    deferred: TypeError | None = None
+    if hook:
+        try:
+            _check_component_hook(component, key, axis, source)
+        except TypeError as err:  # a value of the wrong type: the type checks below name it, else report this
+            deferred = err
     hints = _parameter_hints(factory)
     for name, value in component.items():
         if name in params and name in hints:
             _check_parameter(value, hints[name], params[name].default, f"{key}.{name}", source)
+    if deferred is not None:
+        raise ConfigError(f"{_where(source, key)}: {key}: {deferred}") from None
 
 
 def _parameter_hints(factory: Callable[..., Any]) -> dict[str, Any]:
@@ -466,15 +475,13 @@ def _check_override(key: str, tree: dict[str, Any]) -> None:
 def validate(cfg: Config, source: Source = "config") -> None:
     """Check every component against its registry, the ranges of the ``train`` values and a few cross-field rules.
     ``source`` labels the errors: a file name, or a function of the dotted key (``Origins``)."""
-    validate_component(cfg.data.train, "data.train", "datasets", source)
-    _check_component_hook(cfg.data.train, "data.train", "datasets", source)
+    validate_component(cfg.data.train, "data.train", "datasets", source, hook=True)
     if cfg.data.batch_sampler is not None:
         validate_component(cfg.data.batch_sampler, "data.batch_sampler", "batch_samplers", source)
     if cfg.data.num_workers < 0:
         raise ConfigError(f"{_where(source, 'data.num_workers')}: data.num_workers must be >= 0 (0 loads in the "
                           f"main process), got {cfg.data.num_workers}")
-    validate_component(cfg.view, "view", "views", source)
-    _check_component_hook(cfg.view, "view", "views", source)
+    validate_component(cfg.view, "view", "views", source, hook=True)
     validate_component(cfg.encoder, "encoder", "encoders", source)
     if cfg.head is not None:
         validate_component(cfg.head, "head", "heads", source)
@@ -505,8 +512,7 @@ def validate(cfg: Config, source: Source = "config") -> None:
     if not isinstance(cfg.evaluators, list):
         raise ConfigError(f"{_where(source, 'evaluators')}: 'evaluators' must be a list of components")
     for i, evaluator in enumerate(cfg.evaluators):
-        validate_component(evaluator, f"evaluators[{i}]", "evaluators", source)
-        _check_component_hook(evaluator, f"evaluators[{i}]", "evaluators", source)
+        validate_component(evaluator, f"evaluators[{i}]", "evaluators", source, hook=True)
     _check_train(cfg.train, source)
     t = cfg.train
     queue_size = cfg.negatives.get("size") if cfg.negatives.get("name") == "queue" else None
