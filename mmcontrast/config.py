@@ -399,7 +399,18 @@ def parse_override(text: str) -> tuple[str, Any]:
     try:
         return key, load_yaml(raw)
     except yaml.YAMLError as err:
-        raise ConfigError(f"override {text}: not valid YAML: {err}") from None
+        raise ConfigError(f"override {text}: not valid YAML: {yaml_error_line(err)}") from None
+
+
+def yaml_error_line(err: yaml.YAMLError) -> str:
+    """A YAML error on one line: what was being parsed and what went wrong, each with its line and column."""
+    if not isinstance(err, yaml.MarkedYAMLError):
+        return " ".join(str(err).split())
+    parts = []
+    for text, mark in ((err.context, err.context_mark), (err.problem, err.problem_mark)):
+        if text:
+            parts.append(f"{text} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else text)
+    return "; ".join(parts) or " ".join(str(err).split())
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
@@ -434,7 +445,7 @@ def _apply_file(tree: dict[str, Any], path: Path, chain: tuple[Path, ...], origi
     try:
         loaded = load_yaml(path.read_text()) or {}
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+        raise ConfigError(f"{path}: not valid YAML: {yaml_error_line(err)}") from None
     if not isinstance(loaded, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of config keys")
     base = loaded.pop("base", None)

@@ -267,3 +267,12 @@ def test_config_to_yaml_redacts_token_like_strings():
     text = config_to_yaml(cfg)
     assert token not in text and "<redacted>" in text
     assert yaml.safe_load(text)["name"] == "run-1" and yaml.safe_load(text)["export"]["hub_token_env"] == "HF_TOKEN"
+
+
+def test_yaml_syntax_errors_are_one_line_with_line_and_column(tmp_path):
+    path = tmp_path / "syntax.yaml"
+    path.write_text("train: {lr: 1\nseed: 3\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value) == (f"{path}: not valid YAML: while parsing a flow mapping at line 1, column 8; expected ',' "
+                              "or '}', but got ':' at line 2, column 5")
