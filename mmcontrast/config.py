@@ -567,8 +567,8 @@ def _check_train(t: TrainConfig, source: Source) -> None:
     if t.optimizer not in ("adamw", "sgd", "lars"):
         raise ConfigError(f"{_where(source, 'train.optimizer')}: train.optimizer must be adamw, sgd or lars, got "
                           f"'{t.optimizer}'")
-    if t.lr <= 0:
-        fail("lr", "> 0", t.lr)
+    if t.lr < 0:  # 0 is allowed: gradients and statistics without moving the weights (the initial state)
+        fail("lr", ">= 0", t.lr)
     if t.weight_decay < 0:
         fail("weight_decay", ">= 0", t.weight_decay)
     if len(t.betas) != 2 or not all(_matches(b, float) and 0 <= b < 1 for b in t.betas):

@@ -175,8 +175,7 @@ def test_duplicate_yaml_keys_are_errors_naming_the_file_the_key_and_both_lines(t
     ("train.keep_checkpoints=0", r"train\.keep_checkpoints must be >= 1 .*got 0"),  # B21
     ("train.checkpoint_every=0", r"train\.checkpoint_every must be >= 1 or null"),
     ("train.eval_every=-2", r"train\.eval_every must be >= 1 or null"),
-    ("train.lr=-1", r"train\.lr must be > 0, got -1"),  # B24
-    ("train.lr=0", r"train\.lr must be > 0, got 0"),
+    ("train.lr=-1", r"train\.lr must be >= 0, got -1"),  # B24 (0 is allowed: the initial state's statistics)
     ("train.lr=.nan", r"train\.lr must be finite, got nan"),  # B38
     ("train.lr=.inf", r"train\.lr must be finite, got inf"),
     ("train.weight_decay=-0.1", r"train\.weight_decay must be >= 0"),

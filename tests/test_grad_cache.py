@@ -148,7 +148,7 @@ def test_train_with_chunk_size_matches_train_without(tmp_path):
         size = "null" if chunk is None else chunk
         cfg = load_config(path, [f"output_dir={tmp_path / str(chunk)}", f"train.chunk_size={size}"])
         results[chunk] = train(cfg).learner.state_dict()
-    init = load_config(path, [f"output_dir={tmp_path / 'init'}", "train.lr=1e-12"])  # lr must be > 0: ~no step
+    init = load_config(path, [f"output_dir={tmp_path / 'init'}", "train.lr=0.0"])
     initial = train(init).learner.state_dict()
     largest = 0.0
     for key, value in results[None].items():

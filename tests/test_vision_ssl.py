@@ -96,8 +96,8 @@ def test_pirl_per_tile_run_resumes_exactly_and_exports_the_trunk_without_its_til
     for key in ("tile_head.projection.weight", "objective.negatives.memory"):
         assert torch.equal(a[key], r[key]), key
     assert all(torch.allclose(a[key].float(), r[key].float(), atol=1e-6) for key in a), "resumed run differs"
-    # train.max_steps must be >= 1 (0 trained nothing and exported it): one step at lr 1e-12 is the initial state
-    initial = short_run("pirl", tmp_path / "c", *extra, "train.max_steps=1", "train.lr=1e-12").learner.state_dict()
+    # train.max_steps must be >= 1 (0 trained nothing and exported it): one step at lr 0 keeps the initial weights
+    initial = short_run("pirl", tmp_path / "c", *extra, "train.max_steps=1", "train.lr=0").learner.state_dict()
     assert not torch.equal(initial["tile_head.projection.weight"], a["tile_head.projection.weight"])  # it trained
 
     reloaded = AutoModel.from_pretrained(str(tmp_path / "a" / "final")).eval()
