@@ -12,7 +12,7 @@ setup(
     python_requires=">=3.10",
     install_requires=[
         # torch is NOT a range here: install the build you need first (see README; CPU: torch==2.13.0)
-        "torch>=2.1",
+        "torch>=2.4",  # torch.load(weights_only=True), which checkpoints rely on
         "transformers>=4.45",
         "datasets>=2.20",
         "accelerate>=1.0",

@@ -121,7 +121,11 @@ def main(argv: list[str] | None = None, command: str | None = None) -> int:
 def user_error(err: BaseException) -> str | None:
     """The one-line message for an error the user can act on; None for a bug (which keeps its traceback)."""
     if isinstance(err, MmcontrastError):
-        return str(err)
+        text = str(err)
+        if "Original Traceback" in text:  # re-raised by a DataLoader worker: the original error is the last line
+            last = text.strip().splitlines()[-1]
+            text = last.split(": ", 1)[1] if last.startswith(("mmcontrast.", "DataError", "ConfigError")) else last
+        return text
     if isinstance(err, OSError) and err.strerror:
         where = f" ({err.filename})" if err.filename else ""
         hint = ": free some space" if err.errno in (errno.ENOSPC, errno.EDQUOT) else ""

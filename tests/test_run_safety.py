@@ -385,5 +385,15 @@ def test_killing_accelerate_launch_stops_its_workers_and_the_run_resumes(tmp_pat
                            str(last + 2), "train.checkpoint_every=2", "export.enabled=false"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "stale lock" in done.stderr and f"resumed from" in done.stdout + done.stderr
+    assert "stale lock" in done.stderr and "resumed from" in done.stdout + done.stderr
     assert steps(out)[-1] == last + 2
+
+
+def test_an_error_re_raised_by_a_dataloader_worker_is_one_line():
+    from mmcontrast.cli import user_error
+    from mmcontrast.errors import DataError
+
+    worker = DataError("Caught DataError in DataLoader worker process 0.\nOriginal Traceback (most recent call last):\n"
+                       '  File "x.py", line 1, in f\nmmcontrast.errors.DataError: column \'image\': file \'a/1.png\' '
+                       "has shape (3, 20, 24)\n")
+    assert user_error(worker) == "column 'image': file 'a/1.png' has shape (3, 20, 24)"
