@@ -219,7 +219,7 @@ def test_a_truncated_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, 
     code, err = cli(capsys, "export", out)
     assert code == 0 and "step-4" in err and "step-2" in err
     code, err = cli(capsys, "train", out, "train.checkpoint_every=2", "train.max_steps=6", "export.enabled=false")
-    assert code == 0 and "step-4 cannot be loaded" in err and "resuming from step-2" in err, err
+    assert code == 0 and "step-4 cannot be loaded" in err and "using step-2" in err, err
     assert steps(out) == [4, 6]  # step-4 was trained again from step-2 and replaced the damaged one
 
 
@@ -262,21 +262,12 @@ def test_an_export_that_cannot_work_fails_before_step_one(tmp_path, capsys):
     assert steps(out) == [] and not (out / "metrics.jsonl").exists()
 
 
-def test_output_dir_that_is_a_file_or_read_only_is_one_line(tmp_path, capsys):
+def test_output_dir_that_is_a_file_is_one_line(tmp_path, capsys):
     afile = tmp_path / "afile"
     afile.write_text("x")
     code, err = cli(capsys, "train", afile)
     assert code == 2 and "is a file" in error_line(err)
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    ro.chmod(0o555)
-    try:
-        if os.access(ro, os.W_OK):
-            pytest.skip("running as a user that can write to read-only folders (root)")
-        code, err = cli(capsys, "train", ro / "sub")
-        assert code == 2 and "cannot write to output_dir" in error_line(err)
-    finally:
-        ro.chmod(0o755)
+    assert afile.read_text() == "x"  # (read-only folders: B18 / B18b in test_bad_inputs.py)
 
 
 def test_tokens_are_never_written(tmp_path, capsys):

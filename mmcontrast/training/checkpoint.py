@@ -21,7 +21,7 @@ import re
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import torch
 
@@ -32,6 +32,7 @@ STATE_FILE = "training_state.json"
 PREFIX = "step-"
 _STEP_FOLDER = re.compile(rf"^{PREFIX}(\d+)$")
 LEGACY_SCHEDULER_FILE = "custom_checkpoint_0.pkl"  # written by earlier versions via register_for_checkpointing
+T = TypeVar("T")
 
 
 def checkpoint_root(output_dir: str | Path) -> Path:
@@ -124,14 +125,15 @@ def load_checkpoint(accelerator: Any, path: Path, generator: torch.Generator | N
     return state
 
 
-def load_newest_loadable(accelerator: Any, candidates: list[Path], generator: torch.Generator | None,
-                         scheduler: Any = None) -> tuple[Path, dict[str, Any]]:
-    """Load the first of ``candidates`` (newest first) that loads; a broken one (truncated file, bad JSON) is
-    reported and the next older one is tried. RunError when none loads."""
+def newest_that_loads(candidates: list[Path], load: Callable[[Path], T]) -> tuple[Path, T]:
+    """``load`` the first of ``candidates`` (newest first) that loads; a damaged one (truncated file, bad JSON: any
+    error but a RunError, which refuses) is reported on stderr and the next older one is tried. RunError when none
+    loads."""
     broken: list[str] = []
+    reason = ""
     for path in candidates:
         try:
-            state = load_checkpoint(accelerator, path, generator, scheduler)
+            loaded = load(path)
         except RunError:
             raise
         except Exception as err:  # noqa: BLE001 - any failure to read a checkpoint means: try the previous one
@@ -141,11 +143,18 @@ def load_newest_loadable(accelerator: Any, candidates: list[Path], generator: to
                   file=sys.stderr)
             continue
         if broken:
-            print(f"mmcontrast: resuming from {path.name}, the newest checkpoint that loads "
+            print(f"mmcontrast: using {path.name}, the newest checkpoint that loads "
                   f"(skipped: {', '.join(broken)})", file=sys.stderr)
-        return path, state
-    raise RunError(f"no checkpoint in {candidates[0].parent if candidates else '(none)'} loads (tried "
-                   f"{', '.join(broken)}): restore them, or start over with --overwrite")
+        return path, loaded
+    where = candidates[0].parent if candidates else "(none)"
+    raise RunError(f"no checkpoint in {where} loads (tried {', '.join(broken)}; last error {reason}): restore one, "
+                   "point --checkpoint at another, or start over with --overwrite")
+
+
+def load_newest_loadable(accelerator: Any, candidates: list[Path], generator: torch.Generator | None,
+                         scheduler: Any = None) -> tuple[Path, dict[str, Any]]:
+    """Restore the newest of ``candidates`` that loads into the run (``newest_that_loads``)."""
+    return newest_that_loads(candidates, lambda path: load_checkpoint(accelerator, path, generator, scheduler))
 
 
 def _prune(root: Path, keep: int) -> None:

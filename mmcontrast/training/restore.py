@@ -16,7 +16,7 @@ from typing import Any
 from ..config import Config
 from ..errors import ConfigError, RunError
 from .build import build_model
-from .checkpoint import complete_checkpoints, read_state
+from .checkpoint import complete_checkpoints, newest_that_loads, read_state
 from .fingerprint import config_tree
 from .run_folder import check_resumable
 
@@ -52,34 +52,16 @@ def restore_model(cfg: Config, checkpoint: str | Path | None = None, untrained: 
             raise RunError(f"no checkpoint in {Path(cfg.output_dir) / 'checkpoints'}: train first, point --checkpoint "
                            "at one, or pass --untrained to use the model the config starts from")
     model = build_model(cfg)
-    broken: list[str] = []
-    for path in candidates:
-        try:
-            state = read_state(path)
-        except (OSError, ValueError) as err:
-            if checkpoint is not None:
-                raise RunError(f"checkpoint {path} is incomplete or damaged ({err}): choose another one") from None
-            broken.append(path.name)
-            continue
+
+    def load(path: Path) -> int:
+        state = read_state(path)
         for notice in check_resumable(path, state, config_tree(cfg), force, what="use it"):
             print(f"mmcontrast: {notice}", file=sys.stderr)
-        try:
-            _load_weights(model, path)
-        except RunError:
-            raise
-        except Exception as err:  # noqa: BLE001 - a damaged file: try the previous checkpoint
-            if checkpoint is not None:
-                raise RunError(f"checkpoint {path} cannot be loaded ({type(err).__name__}: {err}): choose another "
-                               "one") from None
-            broken.append(path.name)
-            print(f"mmcontrast: checkpoint {path} cannot be loaded ({type(err).__name__}); trying the previous one",
-                  file=sys.stderr)
-            continue
-        if broken:
-            print(f"mmcontrast: using {path.name}, the newest checkpoint that loads (skipped: {', '.join(broken)})",
-                  file=sys.stderr)
-        return RestoredModel(model, path, int(state["step"]))
-    raise RunError(f"no checkpoint in {Path(cfg.output_dir) / 'checkpoints'} loads (tried {', '.join(broken)})")
+        _load_weights(model, path)
+        return int(state["step"])
+
+    path, step = newest_that_loads(candidates, load)
+    return RestoredModel(model, path, step)
 
 
 def model_from_checkpoint(cfg: Config, checkpoint: str | Path | None = None, untrained: bool = False,
