@@ -388,3 +388,20 @@ def test_an_error_re_raised_by_a_dataloader_worker_is_one_line():
                        '  File "x.py", line 1, in f\nmmcontrast.errors.DataError: column \'image\': file \'a/1.png\' '
                        "has shape (3, 20, 24)\n")
     assert user_error(worker) == "column 'image': file 'a/1.png' has shape (3, 20, 24)"
+
+
+@pytest.mark.slow
+def test_two_processes_stop_together_on_a_non_finite_loss(tmp_path):
+    out = tmp_path / "run"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    cmd = accelerate_launch(str(ROOT / "scripts" / "train.py"), "--config", str(CONFIG), f"output_dir={out}", *QUICK,
+                            "train.lr=1e6", "train.max_steps=40", "train.checkpoint_every=1", port=29545)
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    stops = [line for line in done.stderr.splitlines() if "NaN or infinite at step" in line]
+    assert len(stops) == 2 and len({line.split("at step ")[1].split(":")[0] for line in stops}) == 1, done.stderr[-3000:]
+    assert not (out / "final").exists()
+    last = max(steps(out))
+    for tensor in load_file(str(out / "checkpoints" / f"step-{last}" / "model.safetensors")).values():
+        if tensor.is_floating_point():
+            assert torch.isfinite(tensor).all()
