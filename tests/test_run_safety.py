@@ -405,3 +405,10 @@ def test_two_processes_stop_together_on_a_non_finite_loss(tmp_path):
     for tensor in load_file(str(out / "checkpoints" / f"step-{last}" / "model.safetensors")).values():
         if tensor.is_floating_point():
             assert torch.isfinite(tensor).all()
+
+
+def test_an_untrained_export_says_so_in_its_card(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, err = cli(capsys, "export", out, flags=("--untrained",))
+    assert code == 0 and "the untrained model (--untrained)" in err
+    assert "exported untrained" in (out / "final" / "README.md").read_text()

@@ -271,7 +271,9 @@ def _data_section(cfg: Any, trained_steps: int | None = None) -> str:
     source = f" [{dataset_id}](https://huggingface.co/datasets/{dataset_id})," if dataset_id else ""
     t = cfg.train
     length = f"{t.max_steps} steps" if t.max_steps is not None else f"{float(t.epochs):g} epoch(s)"
-    if trained_steps is not None and trained_steps != t.max_steps:
+    if trained_steps == 0:
+        length = f"0 steps: this is the model the config starts from, exported untrained (the run plans {length})"
+    elif trained_steps is not None and trained_steps != t.max_steps:
         length = f"{trained_steps} steps (a checkpoint of a run planned for {length})"
     return (
         f"Dataset{source} loaded with `{name}` ({_kv(params)}).\n\n"
