@@ -83,7 +83,8 @@ def test_export_and_evaluate_without_a_checkpoint_refuse_the_untrained_model(tmp
         assert code == 2 and "--untrained" in error_line(err), err
     assert digest(out / "final" / "model.safetensors") == trained
     # asked for explicitly, the untrained model is evaluated (and says so)
-    knn = "evaluators=[{name: knn, train: {name: sklearn_digits, split: train}, test: {name: sklearn_digits, split: test}}]"
+    knn = ("evaluators=[{name: knn, train: {name: sklearn_digits, split: train}, "
+           "test: {name: sklearn_digits, split: test}}]")
     code, err = cli(capsys, "evaluate", out, knn, flags=("--untrained",))
     assert code == 0 and "the untrained model (--untrained)" in err
 
@@ -399,7 +400,8 @@ def test_two_processes_stop_together_on_a_non_finite_loss(tmp_path):
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode != 0
     stops = [line for line in done.stderr.splitlines() if "NaN or infinite at step" in line]
-    assert len(stops) == 2 and len({line.split("at step ")[1].split(":")[0] for line in stops}) == 1, done.stderr[-3000:]
+    stopped_at = {line.split("at step ")[1].split(":")[0] for line in stops}
+    assert len(stops) == 2 and len(stopped_at) == 1, done.stderr[-3000:]
     assert not (out / "final").exists()
     last = max(steps(out))
     for tensor in load_file(str(out / "checkpoints" / f"step-{last}" / "model.safetensors")).values():

@@ -121,7 +121,8 @@ def load_checkpoint(accelerator: Any, path: Path, generator: torch.Generator | N
                 scheduler.load_state_dict(torch.load(path / LEGACY_SCHEDULER_FILE, weights_only=True))
     except pickle.UnpicklingError as err:
         raise RunError(f"checkpoint {path} holds a file that is not plain tensor data (refused to unpickle it: "
-                       f"{str(err).splitlines()[0][:120]}); do not resume from a checkpoint you did not write") from None
+                       f"{str(err).splitlines()[0][:120]}); do not resume from a checkpoint you did not write"
+                       ) from None
     return state
 
 

@@ -101,7 +101,8 @@ def check_resumable(path: Path, state: dict[str, Any], tree: dict[str, Any], for
         if not force:
             raise RunError(f"the config differs from the one checkpoint {path} was trained with: "
                            f"{'; '.join(changes.unsafe)}. Restore those values, use another output_dir, or pass "
-                           f"--allow-config-change to {what} anyway (the checkpoint's optimizer and schedule state win)")
+                           f"--allow-config-change to {what} anyway (the checkpoint's optimizer and schedule state "
+                           "win)")
         notices += [f"FORCED, differs from {path.name}: {line}" for line in changes.unsafe]
     return notices
 
