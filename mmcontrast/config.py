@@ -26,6 +26,7 @@ import yaml
 from .errors import ConfigError
 from .registry import closest
 from .secrets import ENV_VAR_NAME, looks_like_token, redact_secrets
+from .value_types import describe, matches
 from .yaml12 import load_yaml
 
 Component = dict[str, Any]
@@ -253,7 +254,7 @@ _SIMPLE_TYPES = (float, int, bool, str, type(None))
 
 
 def _is_simple(hint: Any) -> bool:
-    """Whether ``hint`` is one ``_matches`` can judge exactly: float, int, bool, str, None, list / tuple / dict,
+    """Whether ``hint`` is one ``matches`` can judge exactly: float, int, bool, str, None, list / tuple / dict,
     and unions of those (``float | None``)."""
     if hint in _SIMPLE_TYPES or hint in (list, tuple, dict):
         return True
@@ -275,8 +276,8 @@ def _check_parameter(value: Any, hint: Any, default: Any, key: str, source: Sour
     """A component parameter against its constructor's annotation (only simple ones), and floats finite."""
     if (value is None and default is None) or (_is_nonfinite(default) and value == default):
         return
-    if _is_simple(hint) and not _matches(value, hint):
-        raise ConfigError(f"{_where(source, key)}: {key} must be {_describe(hint)}, got {value!r} "
+    if _is_simple(hint) and not matches(value, hint):
+        raise ConfigError(f"{_where(source, key)}: {key} must be {describe(hint)}, got {value!r} "
                           f"({type(value).__name__})")
     if _allows_float(hint) and _is_nonfinite(value) and not _is_nonfinite(default):
         raise ConfigError(f"{_where(source, key)}: {key} must be a finite number, got {value!r}")
@@ -309,9 +310,9 @@ def _merge(target: Any, values: dict[str, Any], prefix: str, source: Source) -> 
 
 def _check_type(value: Any, hint: Any, key: str, source: Source) -> None:
     """Reject a value of the wrong type for a section field (components are checked by their constructors)."""
-    if _matches(value, hint):
+    if matches(value, hint):
         return
-    raise ConfigError(f"{_where(source, key)}: '{key}' must be {_describe(hint)}, got {value!r} "
+    raise ConfigError(f"{_where(source, key)}: '{key}' must be {describe(hint)}, got {value!r} "
                       f"({type(value).__name__})")
 
 
@@ -340,34 +341,6 @@ class Origins:
                 return self._by_key[key]
             key = re.sub(r"(?:\.[^.\[]*|\[[^\]]*\])$", "", key) if re.search(r"[.\[]", key) else ""
         return self.default
-
-
-def _matches(value: Any, hint: Any) -> bool:
-    origin = typing.get_origin(hint)
-    if hint is Any:
-        return True
-    if origin in (typing.Union, types.UnionType):
-        return any(_matches(value, arg) for arg in typing.get_args(hint))
-    if hint is type(None):
-        return value is None
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if origin in (list, tuple):
-        return isinstance(value, (list, tuple))
-    if origin is dict:
-        return isinstance(value, dict)
-    return isinstance(value, hint) if isinstance(hint, type) else True
-
-
-def _describe(hint: Any) -> str:
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        return " or ".join(_describe(arg) for arg in typing.get_args(hint))
-    if hint is type(None):
-        return "null"
-    origin = typing.get_origin(hint)
-    return (origin or hint).__name__ if isinstance(origin or hint, type) else str(hint)
 
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
@@ -571,7 +544,7 @@ def _check_train(t: TrainConfig, source: Source) -> None:
         fail("lr", ">= 0", t.lr)
     if t.weight_decay < 0:
         fail("weight_decay", ">= 0", t.weight_decay)
-    if len(t.betas) != 2 or not all(_matches(b, float) and 0 <= b < 1 for b in t.betas):
+    if len(t.betas) != 2 or not all(matches(b, float) and 0 <= b < 1 for b in t.betas):
         fail("betas", "two numbers in [0, 1)", t.betas)
     if t.momentum < 0:
         fail("momentum", ">= 0", t.momentum)

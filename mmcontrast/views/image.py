@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from ..registry import closest
+from ..value_types import describe, matches
 from .augment import AugmentConfig, ImageAugmentation
 from .base import View, ViewBatch, column
 
@@ -30,12 +31,10 @@ def augment_config(
                 f"unknown key '{where}.{key}'{closest(key, AUGMENT_KEYS)}; valid keys: {', '.join(AUGMENT_KEYS)}"
             )
     merged = {**(base or {}), **params}
-    from ..config import _describe, _matches  # the config's own type rules (lazy: config imports the views)
-
     hints = typing.get_type_hints(AugmentConfig)
     for key, value in merged.items():
-        if not _matches(value, hints[key]):
-            raise ValueError(f"{where}.{key} must be {_describe(hints[key])}, got {value!r} ({type(value).__name__})")
+        if not matches(value, hints[key]):
+            raise ValueError(f"{where}.{key} must be {describe(hints[key])}, got {value!r} ({type(value).__name__})")
         if isinstance(value, list):
             merged[key] = tuple(value)
     try:
