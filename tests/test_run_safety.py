@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import pickle
+import shutil
 import signal
 import subprocess
 import sys
@@ -75,8 +76,6 @@ def test_export_and_evaluate_without_a_checkpoint_refuse_the_untrained_model(tmp
     assert cli(capsys, "train", out)[0] == 0
     trained = digest(out / "final" / "model.safetensors")
     for path in (out / "checkpoints").iterdir():  # as a run from before checkpoints were always written
-        import shutil
-
         shutil.rmtree(path)
     for command in ("export", "evaluate"):
         code, err = cli(capsys, command, out, flags=("--overwrite",) if command == "export" else ())
@@ -227,8 +226,6 @@ def test_a_truncated_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, 
 def test_metrics_rows_are_not_duplicated_after_a_resume(tmp_path, capsys):
     out = tmp_path / "run"
     assert cli(capsys, "train", out, "train.checkpoint_every=2", "export.enabled=false")[0] == 0
-    import shutil
-
     shutil.rmtree(out / "checkpoints" / "step-4")  # as if killed after logging steps 3-4, before their checkpoint
     assert cli(capsys, "train", out, "train.checkpoint_every=2", "export.enabled=false")[0] == 0
     logged = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()
@@ -414,3 +411,35 @@ def test_an_untrained_export_says_so_in_its_card(tmp_path, capsys):
     code, err = cli(capsys, "export", out, flags=("--untrained",))
     assert code == 0 and "the untrained model (--untrained)" in err
     assert "exported untrained" in (out / "final" / "README.md").read_text()
+
+
+class OneProcess:
+    num_processes = 1
+
+
+@pytest.mark.parametrize("what,named", [("loss", "loss"), ("gradients", "gradients"),
+                                        ("clipped gradient norm", "gradients"), ("weights", "weights")])
+def test_the_guard_names_the_first_bad_step_and_what_went_bad(what, named):
+    from mmcontrast.errors import NonFiniteError
+    from mmcontrast.training.finite_guard import FiniteGuard
+
+    guard, layer = FiniteGuard(torch.device("cpu")), torch.nn.BatchNorm1d(3)
+    layer.weight.grad = torch.ones(3)
+    for step in (1, 2):
+        guard.observe_loss(torch.tensor(0.5), step)
+        guard.observe_gradients(layer.parameters(), step)
+        guard.observe_weights(layer, step)
+    guard.raise_if_bad(OneProcess(), "kept")  # all finite so far
+    for step in (3, 4):  # bad from step 3 on: the error names 3
+        if what == "loss":
+            guard.observe_loss(torch.tensor(float("nan")), step)
+        elif what == "gradients":
+            layer.weight.grad[1] = float("inf")
+            guard.observe_gradients(layer.parameters(), step)
+        elif what == "clipped gradient norm":
+            guard.observe_gradient_norm(torch.tensor(float("nan")), step)
+        else:
+            layer.running_var[0] = float("inf")
+            guard.observe_weights(layer, step)
+    with pytest.raises(NonFiniteError, match=f"the {named} became NaN or infinite at step 3"):
+        guard.raise_if_bad(OneProcess(), "kept")

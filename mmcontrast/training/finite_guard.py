@@ -36,24 +36,27 @@ class FiniteGuard:
 
     def observe_gradients(self, parameters: Iterable[torch.nn.Parameter], step: int) -> None:
         """Fold the finiteness of the gradients (one fused norm over all of them) into the flag."""
-        if not self.check_gradients:
-            return
-        grads = [p.grad for p in parameters if p.grad is not None]
-        if not grads:
-            return
-        norms = torch._foreach_norm(grads)
-        total = torch.stack([n.to(self.first_bad.device, torch.float32) for n in norms]).sum()
-        self._fold(~torch.isfinite(total), step, 2)
+        if self.check_gradients:
+            self._fold_norm([p.grad for p in parameters if p.grad is not None], step, 2)
+
+    def observe_gradient_norm(self, norm: torch.Tensor | float, step: int) -> None:
+        """Fold the total gradient norm already computed by gradient clipping into the flag (no second pass)."""
+        if self.check_gradients:
+            total = torch.as_tensor(norm, dtype=torch.float32).detach().to(self.first_bad.device)
+            self._fold(~torch.isfinite(total), step, 2)
 
     def observe_weights(self, module: torch.nn.Module, step: int) -> None:
         """Fold the finiteness of ``module``'s parameters and floating buffers (BatchNorm running statistics can
         overflow while the loss is still finite) into the flag: called before a checkpoint is written."""
         tensors = [p.detach() for p in module.parameters()]
-        tensors += [b for b in module.buffers() if b.is_floating_point()]
+        self._fold_norm(tensors + [b for b in module.buffers() if b.is_floating_point()], step, 3)
+
+    def _fold_norm(self, tensors: list[torch.Tensor], step: int, what: int) -> None:
+        """One fused norm over ``tensors``: not finite iff some element is NaN or infinite."""
         if not tensors:
             return
         total = torch.stack([n.to(self.first_bad.device, torch.float32) for n in torch._foreach_norm(tensors)]).sum()
-        self._fold(~torch.isfinite(total), step, 3)
+        self._fold(~torch.isfinite(total), step, what)
 
     def _fold(self, bad: torch.Tensor, step: int, what: int) -> None:
         new = bad & (self.first_bad < 0)

@@ -186,9 +186,13 @@ def _train(cfg: Config, output_dir: Path, overwrite: bool, allow_config_change: 
                     accelerator.backward(loss)
                 guard.observe_loss(loss, step + 1)
                 if accelerator.sync_gradients:
-                    guard.observe_gradients(learner.parameters(), step + 1)
+                    norm = None  # clipping computes the total norm: the guard reads it instead of a second pass
                     if t.max_grad_norm is not None:
-                        accelerator.clip_grad_norm_(learner.parameters(), t.max_grad_norm)
+                        norm = accelerator.clip_grad_norm_(learner.parameters(), t.max_grad_norm)
+                    if norm is None:
+                        guard.observe_gradients(learner.parameters(), step + 1)
+                    else:
+                        guard.observe_gradient_norm(norm, step + 1)
                 optimizer.step()
                 optimizer.zero_grad()
             if not accelerator.sync_gradients:
