@@ -16,11 +16,12 @@ import yaml
 
 from ..errors import RunError
 from ..secrets import redact_secrets
-from .checks import export_problems, non_finite_parameters
+from .card_paths import public_config
 from .dual_encoder import save_dual_encoder
 from .dual_encoder_card import write_dual_encoder_card
 from .hub import push_to_hub
-from .model_card import public_config, write_model_card
+from .checks import export_problems, non_finite_parameters
+from .model_card import write_model_card
 from .text import save_text_encoder
 from .vision import save_vision_encoder
 

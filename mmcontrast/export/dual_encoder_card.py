@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from .model_card import _data_section, _kv, hub_model_id, metrics_table, public_config, public_value
+from .card_paths import hub_model_id, public_value
+from .card_sections import common_tail, front_matter, key_values, write_card
 
 OBJECTIVE_TEXT = {
     "clip": "symmetric InfoNCE between images and captions (CLIP, Radford et al., 2021), scaled by the learned "
@@ -26,7 +25,7 @@ def _tower_text(settings: dict[str, Any], kind: str) -> str:
     else:
         start = f"a randomly initialised {(settings.get('config') or {}).get('model_type', kind)} built from a config"
     rest = {k: v for k, v in public_value(settings).items() if k not in ("model", "config")}
-    return f"{start} ({_kv(rest)})" if rest else start
+    return f"{start} ({key_values(rest)})" if rest else start
 
 
 def write_dual_encoder_card(
@@ -51,36 +50,7 @@ def write_dual_encoder_card(
     if bases:
         front["base_model"] = bases
     model_ref = cfg.export.hub_repo_id or "path/to/final"
-    config_yaml = yaml.safe_dump(public_config(cfg), sort_keys=False)
-    card = f"""---
-{yaml.safe_dump(front, sort_keys=False).strip()}
----
-
-# {cfg.name}
-
-An image-text dual encoder trained with contrastive learning by mmcontrast, saved as a `transformers`
-`VisionTextDualEncoderModel` with its processor.
-
-## Method
-
-- **Vision tower**: {_tower_text(vision, "vision model")}.
-- **Text tower**: {_tower_text(text, "text model")}.
-- **Projections**: bias-free linear maps of both pooled outputs to {enc.get("projection_dim", 512)} dimensions; {lock_text}.
-- **Objective** (`{objective}`): {OBJECTIVE_TEXT.get(objective, "custom")}; negatives: every other caption (and
-  image) of the batch, gathered across processes.
-- **Logit scale**: learned from 1/{enc.get("temperature", 0.07)}, clamped to at most {enc.get("max_logit_scale", 100)}.
-
-## Training data
-
-{_data_section(cfg, trained_steps)}
-
-## Evaluation results
-
-{metrics_table(metrics, initial_metrics)}
-
-## Usage
-
-```python
+    usage = f"""```python
 from transformers import pipeline
 
 classifier = pipeline("zero-shot-image-classification", model="{model_ref}")
@@ -107,15 +77,21 @@ similarity = torch.nn.functional.cosine_similarity(image_embeds, text_embeds)
 They equal mmcontrast's embeddings; the image processor resizes with PIL's bilinear filter exactly as training
 did. Captions longer than {text.get("max_length", 32)} tokens were truncated in training: pass
 `truncation=True, max_length={text.get("max_length", 32)}` to the processor to do the same.
-
-## Training configuration
-
-The full mmcontrast config of this run (local paths shown by file name; also in `mmcontrast_config.yaml`):
-
-```yaml
-{config_yaml.rstrip()}
-```
 """
-    readme = folder / "README.md"
-    readme.write_text(card, encoding="utf-8")
-    return readme
+    card = f"""{front_matter(front)}
+# {cfg.name}
+
+An image-text dual encoder trained with contrastive learning by mmcontrast, saved as a `transformers`
+`VisionTextDualEncoderModel` with its processor.
+
+## Method
+
+- **Vision tower**: {_tower_text(vision, "vision model")}.
+- **Text tower**: {_tower_text(text, "text model")}.
+- **Projections**: bias-free linear maps of both pooled outputs to {enc.get("projection_dim", 512)} dimensions; {lock_text}.
+- **Objective** (`{objective}`): {OBJECTIVE_TEXT.get(objective, "custom")}; negatives: every other caption (and
+  image) of the batch, gathered across processes.
+- **Logit scale**: learned from 1/{enc.get("temperature", 0.07)}, clamped to at most {enc.get("max_logit_scale", 100)}.
+
+"""
+    return write_card(folder, card + common_tail(cfg, metrics, initial_metrics, trained_steps, usage, []))
