@@ -16,10 +16,11 @@ import torch
 import torch.nn.functional as F
 from scipy import stats
 
-from mmcontrast.evaluation.alignment import AlignmentUniformityEvaluator, alignment, uniformity
+from mmcontrast.evaluation.alignment import AlignmentUniformityEvaluator
 from mmcontrast.evaluation.base import Encoder, Evaluator, encode_unique_texts, is_better, run_evaluators
 from mmcontrast.evaluation.knn import KNNEvaluator, weighted_knn_predict, weighted_knn_scores
 from mmcontrast.evaluation.sts import STSEvaluator, load_sts_csv
+from mmcontrast.objectives.align_uniform import alignment, uniformity
 
 STS_DEV = Path(__file__).resolve().parents[1].parent / "shared/data/sts/stsbenchmark/sts-dev.csv"
 

@@ -11,8 +11,9 @@ import torch.nn.functional as F
 from mmcontrast.batch import EmbeddingBatch
 from mmcontrast.negatives import InBatchNegatives
 from mmcontrast.objectives import (
-    OBJECTIVES, BatchHardTriplet, InfoNCE, NTXent, PairwiseContrastive, SupCon, Temperature, info_nce, nt_xent,
+    OBJECTIVES, BatchHardTriplet, InfoNCE, NTXent, PairwiseContrastive, SupCon, info_nce, nt_xent,
 )
+from mmcontrast.temperature import Temperature
 
 
 def naive_info_nce(q, p, negs, tau):

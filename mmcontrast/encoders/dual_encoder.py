@@ -16,8 +16,8 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from ..objectives.base import Temperature
 from ..registry import closest
+from ..temperature import Temperature
 from .model import ContrastiveModel
 from .text import TextEncoder
 from .vision import VisionEncoder

@@ -3,52 +3,16 @@
 Wang & Isola 2020, "Understanding Contrastive Representation Learning through Alignment and Uniformity on
 the Hypersphere" (ICML): alignment is the expected distance between the embeddings of positive pairs,
 uniformity the log of the average Gaussian potential between all embeddings. Lower is better for both;
-SimCSE (Gao et al. 2021) reports them on STS-B pairs with a score >= 4.
+SimCSE (Gao et al. 2021) reports them on STS-B pairs with a score >= 4. The two measures are the training
+objective's own functions (``objectives.align_uniform``).
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
-import torch.nn.functional as F
 
+from ..objectives.align_uniform import alignment, uniformity
 from .base import Encoder, Evaluator, Inputs, check_inputs, encode, encode_unique_texts, num_inputs
-
-
-def alignment(x: torch.Tensor, y: torch.Tensor, alpha: float = 2) -> torch.Tensor:
-    """Alignment loss: ``mean_i ||x_i - y_i||_2 ** alpha`` over L2-normalised rows (a 0-d tensor).
-
-    ``x`` and ``y`` are (N, D) with row ``i`` of each forming positive pair ``i``. 0 for identical
-    directions, ``2 ** alpha`` (4 for alpha=2) for antipodal ones.
-    """
-    if x.dim() != 2 or x.shape != y.shape:
-        raise ValueError(f"alignment: x and y must both be (N, D) with the same shape, got {tuple(x.shape)} "
-                         f"and {tuple(y.shape)}")
-    if x.shape[0] == 0:
-        raise ValueError("alignment: no pairs (N = 0)")
-    if not alpha > 0:
-        raise ValueError(f"alignment: alpha must be > 0, got {alpha}")
-    x, y = F.normalize(x.float(), dim=1), F.normalize(y.float(), dim=1)
-    return (x - y).norm(p=2, dim=1).pow(alpha).mean()
-
-
-def uniformity(x: torch.Tensor, t: float = 2) -> torch.Tensor:
-    """Uniformity loss: ``log mean_{i<j} exp(-t ||x_i - x_j||_2 ** 2)`` over L2-normalised rows (0-d tensor).
-
-    ``x`` is (N, D), N >= 2; the N (N - 1) / 2 pairwise distances come from ``torch.pdist`` (memory
-    O(N^2)). 0 when all rows point the same way; more negative the more uniformly they spread (for t=2,
-    uniformly distributed points on a high-dimensional sphere approach -4). Computed with ``logsumexp``.
-    """
-    if x.dim() != 2:
-        raise ValueError(f"uniformity: x must be (N, D), got {tuple(x.shape)}")
-    if x.shape[0] < 2:
-        raise ValueError(f"uniformity: needs at least 2 rows, got {x.shape[0]}")
-    if not t > 0:
-        raise ValueError(f"uniformity: t must be > 0, got {t}")
-    x = F.normalize(x.float(), dim=1)
-    sq_dist = torch.pdist(x, p=2).pow(2)  # (N (N - 1) / 2,)
-    return torch.logsumexp(-t * sq_dist, dim=0) - math.log(sq_dist.numel())
 
 
 class AlignmentUniformityEvaluator(Evaluator):

@@ -9,7 +9,7 @@ kind of ``DISTANCES`` (cosine, dot, euclidean, squared_euclidean, manhattan).
 
 from ..registry import Registry
 from .align_uniform import AlignUniform, align_uniform
-from .base import Objective, Temperature
+from .base import Objective
 from .circle import Circle, circle
 from .dino import DINO, dino_loss
 from .distances import DISTANCES, DistanceKind, get_distance
@@ -52,7 +52,7 @@ OBJECTIVES.register("siglip")(SigLIP)
 OBJECTIVES.register("negative_sampling")(NegativeSampling)
 
 __all__ = [
-    "OBJECTIVES", "Objective", "Temperature", "InfoNCE", "NTXent", "SupCon", "BatchHardTriplet",
+    "OBJECTIVES", "Objective", "InfoNCE", "NTXent", "SupCon", "BatchHardTriplet",
     "PairwiseContrastive", "BYOL", "SimSiam", "BarlowTwins", "VICReg", "SwAV", "info_nce", "nt_xent", "supcon",
     "batch_hard_triplet", "pairwise_contrastive", "byol_loss", "negative_cosine", "barlow_twins", "vicreg",
     "sinkhorn", "DINO", "dino_loss", "CLIPLoss", "SigLIP", "sigmoid_loss",

@@ -5,38 +5,63 @@ Learning through Alignment and Uniformity on the Hypersphere", Sec. 5):
     L_align   = mean_i ||f(x_i) - f(y_i)||_2^alpha
     L_uniform = log mean_{i < j} exp(-t ||f(x_i) - f(x_j)||_2^2)
 
-on L2-normalised embeddings (alpha = 2, t = 2, lambda = 1 in the paper). The same functions measure a model in
-``evaluation.alignment``. Uniformity runs over the GLOBAL batch (gathered with gradient): every process computes
-the same term, and the all-gather's backward sums its gradient back onto the rows' owner.
+on L2-normalised embeddings (alpha = 2, t = 2, lambda = 1 in the paper). ``alignment`` and ``uniformity`` live
+here and ``evaluation.alignment`` measures a model with them. Uniformity runs over the GLOBAL batch (gathered
+with gradient): every process computes the same term, and the all-gather's backward sums its gradient back onto
+the rows' owner.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 
 from ..batch import EmbeddingBatch
 from ..negatives import Negatives
 from .base import Objective
 
 
-def alignment_loss(x: torch.Tensor, y: torch.Tensor, alpha: float = 2.0) -> torch.Tensor:
-    """mean_i ||x_i - y_i||_2^alpha over L2-normalised rows: (N, D), (N, D) -> scalar."""
-    from ..evaluation.alignment import alignment
+def alignment(x: torch.Tensor, y: torch.Tensor, alpha: float = 2) -> torch.Tensor:
+    """Alignment loss: ``mean_i ||x_i - y_i||_2 ** alpha`` over L2-normalised rows (a 0-d tensor).
 
-    return alignment(x, y, alpha)
+    ``x`` and ``y`` are (N, D) with row ``i`` of each forming positive pair ``i``. 0 for identical
+    directions, ``2 ** alpha`` (4 for alpha=2) for antipodal ones.
+    """
+    if x.dim() != 2 or x.shape != y.shape:
+        raise ValueError(f"alignment: x and y must both be (N, D) with the same shape, got {tuple(x.shape)} "
+                         f"and {tuple(y.shape)}")
+    if x.shape[0] == 0:
+        raise ValueError("alignment: no pairs (N = 0)")
+    if not alpha > 0:
+        raise ValueError(f"alignment: alpha must be > 0, got {alpha}")
+    x, y = F.normalize(x.float(), dim=1), F.normalize(y.float(), dim=1)
+    return (x - y).norm(p=2, dim=1).pow(alpha).mean()
 
 
-def uniformity_loss(x: torch.Tensor, t: float = 2.0) -> torch.Tensor:
-    """log mean_{i<j} exp(-t ||x_i - x_j||^2) over L2-normalised rows: (N, D), N >= 2 -> scalar."""
-    from ..evaluation.alignment import uniformity
+def uniformity(x: torch.Tensor, t: float = 2) -> torch.Tensor:
+    """Uniformity loss: ``log mean_{i<j} exp(-t ||x_i - x_j||_2 ** 2)`` over L2-normalised rows (0-d tensor).
 
-    return uniformity(x, t)
+    ``x`` is (N, D), N >= 2; the N (N - 1) / 2 pairwise distances come from ``torch.pdist`` (memory
+    O(N^2)). 0 when all rows point the same way; more negative the more uniformly they spread (for t=2,
+    uniformly distributed points on a high-dimensional sphere approach -4). Computed with ``logsumexp``.
+    """
+    if x.dim() != 2:
+        raise ValueError(f"uniformity: x must be (N, D), got {tuple(x.shape)}")
+    if x.shape[0] < 2:
+        raise ValueError(f"uniformity: needs at least 2 rows, got {x.shape[0]}")
+    if not t > 0:
+        raise ValueError(f"uniformity: t must be > 0, got {t}")
+    x = F.normalize(x.float(), dim=1)
+    sq_dist = torch.pdist(x, p=2).pow(2)  # (N (N - 1) / 2,)
+    return torch.logsumexp(-t * sq_dist, dim=0) - math.log(sq_dist.numel())
 
 
 def align_uniform(x: torch.Tensor, y: torch.Tensor, alpha: float = 2.0, t: float = 2.0,
                   lam: float = 1.0) -> torch.Tensor:
     """L_align(x, y) + lam * (L_uniform(x) + L_uniform(y)) / 2 of N positive pairs (N, D), (N, D)."""
-    return alignment_loss(x, y, alpha) + lam * (uniformity_loss(x, t) + uniformity_loss(y, t)) / 2
+    return alignment(x, y, alpha) + lam * (uniformity(x, t) + uniformity(y, t)) / 2
 
 
 class AlignUniform(Objective):
@@ -59,6 +84,6 @@ class AlignUniform(Objective):
     def forward(self, batch: EmbeddingBatch) -> torch.Tensor:
         if batch.positive is None:
             raise ValueError("align_uniform needs a positive view (EmbeddingBatch.positive is None)")
-        align = alignment_loss(batch.query, batch.positive, self.alpha)
-        uniform = sum(uniformity_loss(self.negatives.gather(v)[0], self.t) for v in (batch.query, batch.positive))
+        align = alignment(batch.query, batch.positive, self.alpha)
+        uniform = sum(uniformity(self.negatives.gather(v)[0], self.t) for v in (batch.query, batch.positive))
         return align + self.lam * uniform / 2

@@ -9,7 +9,7 @@ import torch
 
 from ..batch import EmbeddingBatch
 from ..negatives import Negatives
-from .base import Temperature
+from ..temperature import Temperature
 from .distances import Distance
 from .info_nce import InfoNCE
 

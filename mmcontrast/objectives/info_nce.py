@@ -13,7 +13,8 @@ import torch.nn.functional as F
 
 from ..batch import EmbeddingBatch
 from ..negatives import Negatives
-from .base import Objective, Temperature, l2_normalize, masked_fill_min, similarity_logits
+from ..temperature import Temperature
+from .base import Objective, l2_normalize, masked_fill_min, similarity_logits
 from .distances import Distance, get_distance
 from .info_nce_kernel import can_fuse, fused_dot_info_nce
 

@@ -28,7 +28,8 @@ from torch import nn
 
 from ..batch import EmbeddingBatch
 from ..negatives import Negatives
-from .base import Objective, Temperature, l2_normalize
+from ..temperature import Temperature
+from .base import Objective, l2_normalize
 from .distances import Distance
 from .info_nce import scaled_similarity
 

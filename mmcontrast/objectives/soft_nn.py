@@ -15,7 +15,8 @@ import torch.nn.functional as F
 
 from ..batch import EmbeddingBatch
 from ..negatives import Negatives
-from .base import Objective, Temperature, masked_fill_min
+from ..temperature import Temperature
+from .base import Objective, masked_fill_min
 from .distances import Distance
 from .info_nce import scaled_similarity
 from .pool import global_mean, labelled_pool

@@ -12,7 +12,8 @@ import torch
 from ..batch import EmbeddingBatch
 from ..distributed import gather_no_grad
 from ..negatives import Negatives
-from .base import Objective, Temperature, l2_normalize, masked_fill_min
+from ..temperature import Temperature
+from .base import Objective, l2_normalize, masked_fill_min
 from .distances import Distance
 from .info_nce import scaled_similarity
 
