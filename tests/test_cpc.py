@@ -19,7 +19,7 @@ from mmcontrast.encoders import ContrastiveModel
 from mmcontrast.evaluation.future_prediction import FuturePredictionEvaluator
 from mmcontrast.negatives import NEGATIVES
 from mmcontrast.objectives import OBJECTIVES
-from mmcontrast.sequence import CPCEncoder, cpc_loss, document_windows
+from mmcontrast.encoders.cpc import CPCEncoder, cpc_loss, document_windows
 from mmcontrast.training.learner import Learner, flatten_views
 from mmcontrast.views import VIEWS
 

@@ -2,6 +2,7 @@
 ``TILE_HEADS``, ``TARGETS``."""
 
 from ..registry import Registry
+from .cpc import CPCEncoder
 from .dual_encoder import DualEncoderModel
 from .heads import DINOHead, MLPHead
 from .model import ContrastiveModel
@@ -11,7 +12,6 @@ from .text import TextEncoder
 from .two_tower import TwoTowerModel
 from .vision import VisionEncoder
 from .words import WordVectors
-from ..sequence.cpc import CPCEncoder
 
 ENCODERS: Registry[type] = Registry("encoder")
 ENCODERS.register("text")(TextEncoder)
@@ -34,4 +34,5 @@ TARGETS.register("stop_gradient")(StopGradientTarget)
 __all__ = [
     "ENCODERS", "HEADS", "TILE_HEADS", "TARGETS", "ContrastiveModel", "TextEncoder", "VisionEncoder", "MLPHead", "DINOHead", "TileHead", "Target",
     "MomentumTarget", "StopGradientTarget", "TwoTowerModel", "DualEncoderModel",
+    "CPCEncoder",
 ]

@@ -79,7 +79,7 @@ def future_prediction(data: dict[str, Any], length: int = 4, group_size: int = 3
     """Evaluator ``future_prediction``: Recall@1 (primary) and MRR of sentence ``length`` of each non-overlapping
     window of ``data``'s documents (a dataset component, e.g. the held-out split of ``documents``) among
     ``group_size`` windows; ``max_windows`` keeps the first windows."""
-    from ..sequence.cpc import document_windows
+    from ..encoders.cpc import document_windows
     from .factories import _document_sentences
 
     windows = document_windows(_document_sentences(data, sentences_column, f"future_prediction '{prefix}'"), length)

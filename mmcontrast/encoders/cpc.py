@@ -72,7 +72,7 @@ class CPCEncoder(nn.Module):
                 raise ValueError(f"cpc: '{key}' must be an integer >= {low}, got {value!r}")
         if isinstance(sentence_encoder, dict):
             from ..config import validate_component
-            from ..encoders import ENCODERS
+            from . import ENCODERS
 
             validate_component(sentence_encoder, "encoder.sentence_encoder", "encoders", "encoder 'cpc'")
             sentence_encoder = ENCODERS.get(sentence_encoder["name"])(
