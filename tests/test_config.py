@@ -8,15 +8,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mmcontrast.config import Config, ConfigError, load_config
+from conftest import ROOT
+from helpers import write_config
 
-ROOT = Path(__file__).resolve().parents[1]
+from mmcontrast.config import Config, ConfigError, load_config
 
 
 def write(tmp_path: Path, tree: dict) -> Path:
-    path = tmp_path / "cfg.yaml"
-    path.write_text(yaml.safe_dump(tree))
-    return path
+    return write_config(tmp_path / "cfg.yaml", tree)
 
 
 def test_defaults_are_a_complete_valid_run():

@@ -5,7 +5,6 @@ nor onto the uniform distribution)."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -13,10 +12,8 @@ import torch
 from conftest import ROOT
 
 from mmcontrast.config import load_config
-from mmcontrast.data.images import FASHION_MNIST_ROOT
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(
-    not Path(FASHION_MNIST_ROOT).is_dir(), reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")]
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("fashion_mnist")]
 
 OVERRIDES = [
     "data.train.limit=4096", "evaluators=[]", "train.checkpoint_every=null", "train.progress_bar=false",

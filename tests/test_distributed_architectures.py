@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
+from accelerate.utils import set_seed
 
 from conftest import MINILM, TINY_BERT, shared
-from test_distributed import run
+from helpers import SGD_STEP, train_in_processes, write_config
 
 from mmcontrast.config import load_config
 from mmcontrast.training.build import build_learner
@@ -36,8 +36,8 @@ SCENARIOS = {
 LR = {"barlow_twins": 0.002, "vicreg": 0.002}
 
 
-def write_config(tmp_path: Path, scenario: dict) -> Path:
-    cfg = {
+def config(tmp_path: Path, scenario: dict) -> Path:
+    return write_config(tmp_path, {
         "data": {"train": {"name": "tsv", "path": str(shared("nli", "snli_dev_triplets.tsv.gz")), "limit": 16},
                  "shuffle": False},
         "view": {"name": "simcse_sup", "negative": None},
@@ -45,22 +45,18 @@ def write_config(tmp_path: Path, scenario: dict) -> Path:
             "name": "text", "config": {**TINY_BERT, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0},
             "tokenizer": MINILM, "pooling": "mean", "max_length": 24,
         },
-        "train": {"max_steps": 2, "optimizer": "sgd", "lr": 0.5, "momentum": 0.0, "scheduler": "constant",
-                  "log_every": 1, "eval_at_start": False, "progress_bar": False},
+        "train": {**SGD_STEP, "max_steps": 2, "lr": 0.5},
         "export": {"enabled": False},
         **scenario,
-    }
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
+    })
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_two_processes_equal_one_process_over_two_steps(tmp_path, name):
-    config = write_config(tmp_path, SCENARIOS[name])
+    path = config(tmp_path, SCENARIOS[name])
     lr = f"train.lr={LR.get(name, 0.5)}"
-    loss1, state1 = run(config, tmp_path / "one", 1, 8, lr)
-    loss2, state2 = run(config, tmp_path / "two", 2, 4, lr)
+    loss1, state1 = train_in_processes(path, tmp_path / "one", 1, 8, lr)
+    loss2, state2 = train_in_processes(path, tmp_path / "two", 2, 4, lr)
     assert loss2 == pytest.approx(loss1, abs=1e-5)
     assert state1.keys() == state2.keys()
     for key in state1:
@@ -69,9 +65,7 @@ def test_two_processes_equal_one_process_over_two_steps(tmp_path, name):
         else:
             assert torch.equal(state1[key], state2[key]), key
     # the state really moved from the seeded initial one (same RNG use as train(): seed, then build)
-    from accelerate.utils import set_seed
-
-    cfg = load_config(config, [lr, "train.batch_size=8"])
+    cfg = load_config(path, [lr, "train.batch_size=8"])
     set_seed(cfg.seed)
     initial = build_learner(cfg, num_samples=16).state_dict()
     moved = max((state1[k].float() - initial[k].float()).abs().max().item() for k in initial)

@@ -6,16 +6,13 @@ would differ between a batch of 16 and two of 8)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-import yaml
+from accelerate.utils import set_seed
 
-from conftest import ROOT
+from helpers import SGD_STEP, logged_loss_and_state, run_ok, script_command, write_config
 
 from mmcontrast.config import load_config
 from mmcontrast.training.build import build_learner
@@ -45,48 +42,31 @@ SCENARIOS = {
 }
 
 
-def write_config(path: Path, scenario: dict) -> Path:
-    cfg = {
+def config(path: Path, scenario: dict) -> Path:
+    return write_config(path, {
         "data": {"train": {"name": "sklearn_digits", "split": "train"}, "shuffle": False},
         "view": {"name": "two_view_augment", "label_column": "label", "augment": AUGMENT, "augment2": {"flip_p": 1.0}},
         "encoder": {"name": "vision", "image_size": 16,
                     "config": {"model_type": "vit", "image_size": 16, "patch_size": 4, "num_channels": 1,
                                "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
                                "intermediate_size": 64}},
-        "train": {"max_steps": 1, "optimizer": "sgd", "lr": 0.5, "momentum": 0.0, "scheduler": "constant",
-                  "log_every": 1, "eval_at_start": False, "progress_bar": False},
+        "train": {**SGD_STEP, "lr": 0.5},
         "export": {"enabled": False},
         **scenario,
-    }
-    path.write_text(yaml.safe_dump(cfg))
-    return path
+    })
 
 
 def launch(tmp_path: Path, processes: int, batch_size: int) -> dict[str, tuple[float, dict]]:
     """Every scenario in one launch of ``processes`` processes; {scenario: (logged loss, final state)}."""
     runs = []
     for name, scenario in SCENARIOS.items():
-        config = write_config(tmp_path / f"{name}.yaml", scenario)
+        path = config(tmp_path / f"{name}.yaml", scenario)
         output = tmp_path / f"{name}-{processes}"
-        runs.append({"config": str(config), "overrides": [f"output_dir={output}", f"train.batch_size={batch_size}"]})
+        runs.append({"config": str(path), "overrides": [f"output_dir={output}", f"train.batch_size={batch_size}"]})
     plan = tmp_path / f"plan-{processes}.json"
     plan.write_text(json.dumps(runs))
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
-    if processes == 1:
-        cmd = [sys.executable, str(SCRIPT), str(plan)]
-    else:
-        cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
-               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-               "--main_process_port", "29533", str(SCRIPT), str(plan)]
-    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stderr[-4000:]
-    results = {}
-    for name in SCENARIOS:
-        output = tmp_path / f"{name}-{processes}"
-        rows = [json.loads(line) for line in (output / "metrics.jsonl").read_text().splitlines()]
-        loss = next(r["train/loss"] for r in rows if "train/loss" in r)
-        results[name] = (loss, torch.load(output / "params.pt"))
-    return results
+    run_ok(script_command(SCRIPT, str(plan), processes=processes), timeout=900)
+    return {name: logged_loss_and_state(tmp_path / f"{name}-{processes}") for name in SCENARIOS}
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +84,6 @@ def test_two_processes_equal_one_process_over_the_concatenated_batch(runs, name)
     for key in state1:
         assert torch.allclose(state1[key].float(), state2[key].float(), atol=1e-5, rtol=0), key
     # the step really moved the parameters from the seeded initial state (same RNG use as train(): seed, build)
-    from accelerate.utils import set_seed
-
     cfg = load_config(tmp_path / f"{name}.yaml", ["train.batch_size=16"])
     set_seed(cfg.seed)
     initial = build_learner(cfg, num_samples=1347).state_dict()

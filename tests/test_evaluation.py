@@ -22,7 +22,9 @@ from mmcontrast.evaluation.knn import KNNEvaluator, weighted_knn_predict, weight
 from mmcontrast.evaluation.sts import STSEvaluator, load_sts_csv
 from mmcontrast.objectives.align_uniform import alignment, uniformity
 
-STS_DEV = Path(__file__).resolve().parents[1].parent / "shared/data/sts/stsbenchmark/sts-dev.csv"
+from conftest import shared
+
+STS_DEV = ("sts", "stsbenchmark", "sts-dev.csv")  # under ../shared/data
 
 
 # ----------------------------------------------------------------------------------------------- encoders
@@ -285,9 +287,7 @@ def test_sts_evaluator_rejects_bad_inputs() -> None:
 
 
 def test_load_sts_csv_reads_the_real_dev_file() -> None:
-    if not STS_DEV.exists():
-        pytest.skip(f"offline data not found: {STS_DEV}")
-    s1, s2, scores = load_sts_csv(STS_DEV)
+    s1, s2, scores = load_sts_csv(shared(*STS_DEV))
     assert len(s1) == len(s2) == len(scores) == 1500
     assert all(0.0 <= s <= 5.0 for s in scores)
     assert (s1[0], s2[0], scores[0]) == ("A man with a hard hat is dancing.", "A man wearing a hard hat is dancing.", 5.0)

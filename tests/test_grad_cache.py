@@ -9,17 +9,14 @@ tests/grad_cache_script.py for both references."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-import yaml
 
-from conftest import MINILM, ROOT, TINY_BERT, shared
+from conftest import MINILM, TINY_BERT, shared
 from grad_cache_script import case_config, compare_case, make_batch
+from helpers import SGD_STEP, accelerate_launch, run_ok, write_config
 from mmcontrast.config import ConfigError, load_config
 from mmcontrast.training import grad_cache as grad_cache_module
 from mmcontrast.training.build import build_learner
@@ -137,12 +134,10 @@ def test_train_with_chunk_size_matches_train_without(tmp_path):
                                                "attention_probs_dropout_prob": 0.0},
                     "tokenizer": MINILM, "pooling": "mean", "max_length": 24},
         "objective": {"name": "info_nce", "temperature": 0.05, "learnable_temperature": True},
-        "train": {"batch_size": 8, "max_steps": 1, "optimizer": "sgd", "lr": 1.0, "momentum": 0.0,
-                  "scheduler": "constant", "eval_at_start": False, "progress_bar": False, "log_with": []},
+        "train": {**SGD_STEP, "batch_size": 8, "log_with": []},
         "export": {"enabled": False},
     }
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(base))
+    path = write_config(tmp_path, base)
     results = {}
     for chunk in (None, 5, 0):
         size = "null" if chunk is None else chunk
@@ -168,15 +163,10 @@ def test_grad_cache_equals_full_batch_two_processes(tmp_path):
     """2 DDP processes: each rank's loss and the DDP-averaged gradients with caching equal the reference's
     (whose gradients are averaged by hand), with gathered negatives, hard negatives and a learnable temperature
     (a loss-stage parameter that must be reduced in the final replay), a MoCo queue and two towers."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     extra = [("vision_moco", 0.0, 3), ("text_two_tower", 0.1, 5),  # gathered queue keys; two towers under DDP
              ("image_text_clip", 0.1, 3), ("image_text_siglip", 0.0, 5)]  # captions gathered with gradient
     specs = [f"{case}:{dropout}:{chunk}" for case, dropout, chunk in CASES + extra]
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-           "--main_process_port", "29531", str(SCRIPT), str(tmp_path), *specs]
-    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-4000:]
+    run_ok(accelerate_launch(SCRIPT, str(tmp_path), *specs))
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
     for spec in specs:
         for results in ranks:

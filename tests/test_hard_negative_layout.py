@@ -6,30 +6,20 @@ concatenated batch."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from helpers import run_ok, script_command
 
 SCRIPT = Path(__file__).with_name("hard_negative_layout_script.py")
 BATCH, K = 3, 2
 
 
 def run(tmp_path: Path, processes: int) -> list[dict]:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     out = tmp_path / f"layout{processes}"
-    if processes == 1:
-        cmd = [sys.executable, str(SCRIPT), str(out), str(BATCH * 2), str(K)]
-    else:
-        cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
-               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-               "--main_process_port", "29531", str(SCRIPT), str(out), str(BATCH), str(K)]
-    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-4000:]
+    rows = BATCH * 2 if processes == 1 else BATCH  # the one process holds the concatenated batch
+    run_ok(script_command(SCRIPT, str(out), str(rows), str(K), processes=processes), timeout=300)
     return [json.loads(Path(f"{out}.{r}.json").read_text()) for r in range(processes)]
 
 

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-import yaml
 from PIL import Image
 
 from conftest import MINILM, TINY_BERT, TINY_RESNET
+from helpers import write_config
 
 from mmcontrast.batch import EmbeddingBatch
 from mmcontrast.config import load_config
@@ -280,6 +280,7 @@ def test_undecodable_image_names_the_row_and_missing_caption_column_names_the_co
         VIEWS.get("image_caption")(seed=0)({"image": images(2), "caption": [["a"], [""]], "index": [6, 7]})
 
 
+@pytest.mark.usefixtures("fashion_mnist")
 def test_labelled_set_becomes_templated_captions():
     rows = build_dataset({"name": "labelled_captions", "dataset": {"name": "fashion_mnist", "split": "test",
                                                                    "limit": 20},
@@ -356,36 +357,33 @@ def test_cross_modal_recall_equals_naive_ranking_with_duplicate_captions():
 # ----------------------------------------------------------------------------------------------- config
 
 
-def write_config(tmp_path: Path, **extra) -> Path:
-    cfg = {
+def config(tmp_path: Path, **extra) -> Path:
+    return write_config(tmp_path / "cfg.yaml", {
         "data": {"train": {"name": "labelled_captions", "dataset": {"name": "fashion_mnist", "split": "test",
                                                                     "limit": 16}}},
         "view": {"name": "image_caption"},
         "encoder": {"name": "dual_encoder", "vision": VISION, "text": TEXT, "projection_dim": 8},
         "objective": {"name": "clip"},
         **extra,
-    }
-    path = tmp_path / "cfg.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
+    })
 
 
 def test_config_errors_name_the_key(tmp_path):
-    build_learner(load_config(write_config(tmp_path)))  # the valid base builds
+    build_learner(load_config(config(tmp_path)))  # the valid base builds
     with pytest.raises(ValueError, match=r"unset \['head'\]"):
-        build_model(load_config(write_config(tmp_path, head={"name": "mlp"})))
+        build_model(load_config(config(tmp_path, head={"name": "mlp"})))
     with pytest.raises(ValueError, match="choose objective 'clip' or 'siglip'"):
-        build_learner(load_config(write_config(tmp_path, objective={"name": "info_nce"})))
+        build_learner(load_config(config(tmp_path, objective={"name": "info_nce"})))
     bad_key = {"name": "dual_encoder", "vision": {**VISION, "image_sise": 8}, "text": TEXT}
     with pytest.raises(ValueError, match="unknown key 'encoder.vision.image_sise' \\(did you mean 'image_size'"):
-        build_model(load_config(write_config(tmp_path, encoder=bad_key)))
+        build_model(load_config(config(tmp_path, encoder=bad_key)))
     resnet = {"name": "dual_encoder", "vision": {"config": {**TINY_RESNET, "num_channels": 3}}, "text": TEXT}
     with pytest.raises(ValueError, match=r"VisionTextDualEncoderModel.*\(1, 64, 1, 1\).*export.enabled=false"):
-        build_model(load_config(write_config(tmp_path, encoder=resnet)))
-    build_model(load_config(write_config(tmp_path, encoder=resnet), ["export.enabled=false"]))  # trains anyway
+        build_model(load_config(config(tmp_path, encoder=resnet)))
+    build_model(load_config(config(tmp_path, encoder=resnet), ["export.enabled=false"]))  # trains anyway
     grey = {"name": "dual_encoder", "vision": {"config": {**TINY_CONVNEXT, "num_channels": 1}}, "text": TEXT}
     with pytest.raises(ValueError, match="convert every image to RGB"):
-        build_model(load_config(write_config(tmp_path, encoder=grey)))
+        build_model(load_config(config(tmp_path, encoder=grey)))
     mean = {"name": "dual_encoder", "vision": VISION, "text": {**TEXT, "pooling": "mean"}}
     with pytest.raises(ValueError, match="pooler_output"):
-        build_model(load_config(write_config(tmp_path, encoder=mean)))
+        build_model(load_config(config(tmp_path, encoder=mean)))

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 
 from conftest import MINILM, TINY_BERT
-from test_distributed import run
+from helpers import SGD_STEP, train_in_processes, write_config
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("fashion_mnist")]
 
 # LayerNorm towers (no BatchNorm: its batch statistics would differ between 8 rows and 2 x 4), no dropout
 CONVNEXT = {"model_type": "convnext", "num_channels": 3, "hidden_sizes": [8, 16], "depths": [1, 1], "num_stages": 2,
@@ -22,9 +21,9 @@ BERT = {**TINY_BERT, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob":
 OBJECTIVES = {"clip": ({"name": "clip"}, 0.07), "siglip": ({"name": "siglip", "bias": -2.0}, 0.1)}
 
 
-def write_config(tmp_path: Path, objective: str) -> Path:
+def config(tmp_path: Path, objective: str) -> Path:
     loss, temperature = OBJECTIVES[objective]
-    cfg = {
+    return write_config(tmp_path, {
         "data": {"train": {"name": "labelled_captions", "dataset": {"name": "fashion_mnist", "split": "train",
                                                                     "limit": 16},
                            "templates": ["a photo of the {}."]},  # one caption per image: no random draw
@@ -34,21 +33,17 @@ def write_config(tmp_path: Path, objective: str) -> Path:
                     "text": {"config": BERT, "tokenizer": MINILM, "max_length": 16}, "projection_dim": 8,
                     "temperature": temperature},
         "objective": loss,
-        "train": {"max_steps": 2, "optimizer": "sgd", "lr": 0.5, "momentum": 0.0, "scheduler": "constant",
-                  "log_every": 1, "eval_at_start": False, "progress_bar": False},
+        "train": {**SGD_STEP, "max_steps": 2, "lr": 0.5},
         "export": {"enabled": False},
-    }
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
+    })
 
 
 @pytest.mark.parametrize("objective", list(OBJECTIVES))
 def test_two_processes_equal_one_process_over_concatenated_batch(tmp_path, objective):
-    config = write_config(tmp_path, objective)
-    loss1, state1 = run(config, tmp_path / "one", 1, 8)
-    loss2, state2 = run(config, tmp_path / "two", 2, 4)
-    _, initial = run(config, tmp_path / "zero", 1, 8, "train.lr=0.0")  # the same seeded start, no update
+    path = config(tmp_path, objective)
+    loss1, state1 = train_in_processes(path, tmp_path / "one", 1, 8)
+    loss2, state2 = train_in_processes(path, tmp_path / "two", 2, 4)
+    _, initial = train_in_processes(path, tmp_path / "zero", 1, 8, "train.lr=0.0")  # the same seeded start, no update
     assert loss2 == pytest.approx(loss1, abs=1e-5)
     assert state1.keys() == state2.keys()
     moved = 0.0

@@ -5,14 +5,12 @@ predictions through the transformers pipeline, offline."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
-import yaml
 from PIL import Image
 
-from conftest import MINILM, ROOT
+from conftest import MINILM, ROOT, fashion_mnist_root
+from helpers import write_config
 
 from mmcontrast.config import load_config
 from mmcontrast.data import build_dataset
@@ -29,8 +27,7 @@ CONVNEXT = {"model_type": "convnext", "num_channels": 3, "hidden_sizes": [32, 64
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    if not Path("/usr/share/datasets/fashion-mnist").is_dir():
-        pytest.skip("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+    fashion_mnist_root()
     tmp = tmp_path_factory.mktemp("clip")
     cfg = {
         "name": "clip-test", "seed": 0, "output_dir": str(tmp / "run"),
@@ -46,8 +43,7 @@ def run(tmp_path_factory):
         "train": {"batch_size": 64, "max_steps": 40, "optimizer": "adamw", "lr": 2e-3, "scheduler": "cosine",
                   "warmup_ratio": 0.05, "progress_bar": False, "log_every": 10},
     }
-    path = tmp / "config.yaml"
-    path.write_text(yaml.safe_dump(cfg))
+    path = write_config(tmp, cfg)
     return train(load_config(path))
 
 

@@ -4,8 +4,6 @@ stages more than the stem, and the first-layer filter PNG with one tile per filt
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -13,7 +11,6 @@ import torch
 from conftest import ROOT, TINY_RESNET
 
 from mmcontrast.config import load_config
-from mmcontrast.data.images import FASHION_MNIST_ROOT
 from mmcontrast.encoders import ContrastiveModel, VisionEncoder
 from mmcontrast.evaluation import EVALUATORS
 from mmcontrast.evaluation.layer_probe import (filter_grid_shape, filter_grid_size, save_filter_grid,
@@ -21,8 +18,7 @@ from mmcontrast.evaluation.layer_probe import (filter_grid_shape, filter_grid_si
 
 TINY_VIT = {"model_type": "vit", "image_size": 16, "patch_size": 4, "num_channels": 1, "hidden_size": 32,
             "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
-needs_fashion = pytest.mark.skipif(not Path(FASHION_MNIST_ROOT).is_dir(),
-                                   reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+needs_fashion = pytest.mark.usefixtures("fashion_mnist")
 STAGES = ["stem", "stage1", "stage2", "stage3"]
 
 

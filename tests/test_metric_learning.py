@@ -9,18 +9,14 @@ projection head. A tiny HF ResNet (16-32-64) on 16x16 inputs keeps each run to s
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
 from conftest import ROOT
 
 from mmcontrast.config import load_config
-from mmcontrast.data.images import FASHION_MNIST_ROOT
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(
-    not Path(FASHION_MNIST_ROOT).is_dir(), reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")]
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("fashion_mnist")]
 
 CONFIGS = ROOT / "configs"
 TINY = ["data.train.limit=4096", "evaluators=[]", "train.checkpoint_every=null", "train.progress_bar=false",

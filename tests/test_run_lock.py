@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import accelerate_launch
+
 from mmcontrast.errors import RunError
 from mmcontrast.training import run_lock
 from mmcontrast.training.launcher_watch import watch_launcher
@@ -242,12 +244,7 @@ def test_orphaned_worker_stops_at_once_by_parent_death_signal(tmp_path):
 @pytest.mark.slow
 @linux_only
 def test_killing_accelerate_launch_stops_its_workers(tmp_path):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port",
-           str(port), str(SCRIPT), "worker", str(tmp_path), "0.2"]
+    cmd = accelerate_launch(SCRIPT, "worker", str(tmp_path), "0.2")
     launcher = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     pids: list[int] = []
     try:

@@ -22,6 +22,7 @@ import torch
 from safetensors.torch import load_file
 
 from conftest import ROOT
+from helpers import accelerate_launch, child_env
 from mmcontrast.cli import main
 from mmcontrast.training.checkpoint import complete_checkpoints
 
@@ -290,7 +291,7 @@ def test_the_exported_config_holds_no_absolute_path(tmp_path, capsys):
 @pytest.mark.slow
 def test_a_second_run_on_a_folder_in_use_refuses_and_the_first_finishes_intact(tmp_path, capsys):
     out = tmp_path / "run"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    env = child_env()
     first = subprocess.Popen([sys.executable, "-m", "mmcontrast.cli", "train", "--config", str(CONFIG),
                               f"output_dir={out}", *QUICK, "train.max_steps=60", "train.checkpoint_every=10"],
                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -314,19 +315,12 @@ def test_a_second_run_on_a_folder_in_use_refuses_and_the_first_finishes_intact(t
     assert not (out / ".mmcontrast.lock").exists()
 
 
-def accelerate_launch(script: str, *args: str, port: int) -> list[str]:
-    return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port",
-            str(port), script, *args]
-
-
 @pytest.mark.slow
 def test_a_frozen_process_stops_the_others_with_a_message(tmp_path):
     out = tmp_path / "run"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    env = child_env()
     cmd = accelerate_launch(str(ROOT / "tests" / "frozen_rank_script.py"), "1", "3", "120", "--config", str(CONFIG),
-                            f"output_dir={out}", *QUICK, "train.max_steps=6", "train.collective_timeout=10",
-                            port=29541)
+                            f"output_dir={out}", *QUICK, "train.max_steps=6", "train.collective_timeout=10")
     start = time.time()
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode != 0
@@ -337,10 +331,10 @@ def test_a_frozen_process_stops_the_others_with_a_message(tmp_path):
 @pytest.mark.slow
 def test_killing_accelerate_launch_stops_its_workers_and_the_run_resumes(tmp_path):
     out = tmp_path / "run"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    env = child_env()
     args = ["--config", str(CONFIG), f"output_dir={out}", *QUICK, "train.max_steps=400", "train.checkpoint_every=2",
             "export.enabled=false"]
-    launcher = subprocess.Popen(accelerate_launch(str(ROOT / "scripts" / "train.py"), *args, port=29543), cwd=ROOT,
+    launcher = subprocess.Popen(accelerate_launch(str(ROOT / "scripts" / "train.py"), *args), cwd=ROOT,
                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     workers: list[int] = []
     try:
@@ -391,9 +385,9 @@ def test_an_error_re_raised_by_a_dataloader_worker_is_one_line():
 @pytest.mark.slow
 def test_two_processes_stop_together_on_a_non_finite_loss(tmp_path):
     out = tmp_path / "run"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    env = child_env()
     cmd = accelerate_launch(str(ROOT / "scripts" / "train.py"), "--config", str(CONFIG), f"output_dir={out}", *QUICK,
-                            "train.lr=1e6", "train.max_steps=40", "train.checkpoint_every=1", port=29545)
+                            "train.lr=1e6", "train.max_steps=40", "train.checkpoint_every=1")
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode != 0
     stops = [line for line in done.stderr.splitlines() if "NaN or infinite at step" in line]

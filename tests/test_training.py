@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import torch
 import yaml
 
 from conftest import MINILM, ROOT, TINY_BERT, TINY_RESNET, shared
+from helpers import child_env, write_config
 from mmcontrast.config import load_config
 from mmcontrast.data import DataError
 from mmcontrast.training import train
@@ -38,8 +38,8 @@ def test_simclr_on_digits_beats_the_untrained_encoder(tmp_path):
 
 
 def run_script(args: list[str], expect_killed: bool = False) -> None:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run([sys.executable, *args], cwd=ROOT, env=child_env(), capture_output=True, text=True,
+                          timeout=600)
     if expect_killed:
         assert done.returncode == -9, done.stderr[-3000:]
     else:
@@ -65,12 +65,8 @@ def resume_configs(tmp_path: Path) -> dict[str, Path]:
     common = {"train": {"batch_size": 32, "max_steps": 10, "checkpoint_every": 3, "lr": 1e-3, "log_every": 1,
                         "warmup_steps": 2, "scheduler": "linear", "eval_at_start": False, "progress_bar": False},
               "export": {"enabled": False}}
-    paths = {}
-    for name, tree in {"vision": vision, "text": text}.items():
-        path = tmp_path / f"{name}.yaml"
-        path.write_text(yaml.safe_dump({**tree, **common}))
-        paths[name] = path
-    return paths
+    return {name: write_config(tmp_path / f"{name}.yaml", {**tree, **common})
+            for name, tree in {"vision": vision, "text": text}.items()}
 
 
 @pytest.mark.slow

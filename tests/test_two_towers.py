@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 
 from conftest import MINILM, TINY_BERT, shared
+from helpers import write_config
 
 from mmcontrast.config import ConfigError, load_config
 from mmcontrast.encoders import ContrastiveModel, TextEncoder, TwoTowerModel
@@ -55,8 +55,8 @@ def test_towers_of_different_sizes_are_an_error():
         TwoTowerModel(tower(0), small)
 
 
-def write_config(tmp_path: Path, **extra) -> Path:
-    cfg = {
+def config(tmp_path: Path, **extra) -> Path:
+    return write_config(tmp_path / "cfg.yaml", {
         "name": "dpr-test",
         "output_dir": str(tmp_path / "run"),
         "data": {"train": {"name": "tsv", "path": str(shared("nli", "snli_dev_triplets.tsv.gz")), "limit": 32}},
@@ -65,17 +65,14 @@ def write_config(tmp_path: Path, **extra) -> Path:
         "objective": {"name": "info_nce", "temperature": 0.05},
         "train": {"max_steps": 2, "batch_size": 8, "lr": 1e-3, "eval_at_start": False, "progress_bar": False},
         **extra,
-    }
-    path = tmp_path / "cfg.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
+    })
 
 
 def test_separate_towers_train_and_export_one_sentence_transformers_folder_each(tmp_path):
     from sentence_transformers import SentenceTransformer
 
     passage = {"name": "text", "config": NO_DROPOUT, "tokenizer": MINILM, "pooling": "mean"}
-    cfg = load_config(write_config(tmp_path, passage_encoder=passage, prompts={"query": "query: "}))
+    cfg = load_config(config(tmp_path, passage_encoder=passage, prompts={"query": "query: "}))
     result = train(cfg)
     model = result.model
     assert isinstance(model, TwoTowerModel)
@@ -95,7 +92,7 @@ def test_shared_tower_with_prompts_exports_one_folder_whose_prompts_sentence_tra
     from sentence_transformers import SentenceTransformer
 
     prompts = {"query": "query: ", "passage": "passage: "}
-    result = train(load_config(write_config(tmp_path, prompts=prompts)))
+    result = train(load_config(config(tmp_path, prompts=prompts)))
     final = result.export_path
     assert not (final / "query").exists() and (final / "modules.json").is_file()  # one folder
     st = SentenceTransformer(str(final), device="cpu")
@@ -111,10 +108,10 @@ def test_shared_tower_with_prompts_exports_one_folder_whose_prompts_sentence_tra
 
 def test_passage_head_without_passage_encoder_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="passage_head needs passage_encoder"):
-        load_config(write_config(tmp_path, passage_head={"name": "mlp"}))
+        load_config(config(tmp_path, passage_head={"name": "mlp"}))
     with pytest.raises(ConfigError, match="unknown role"):
-        load_config(write_config(tmp_path, prompts={"question": "q: "}))
+        load_config(config(tmp_path, prompts={"question": "q: "}))
 
 
 def test_shared_tower_is_still_one_model(tmp_path):
-    assert isinstance(build_model(load_config(write_config(tmp_path))), ContrastiveModel)
+    assert isinstance(build_model(load_config(config(tmp_path))), ContrastiveModel)

@@ -15,6 +15,7 @@ import torch
 import yaml
 
 from conftest import MINILM, ROOT, TINY_BERT, shared
+from helpers import write_config
 from mmcontrast.config import load_config
 from mmcontrast.data import DataError, build_dataset, collate_rows
 from mmcontrast.data.documents import is_title, sentence_lists
@@ -582,9 +583,7 @@ def test_two_training_steps_of_each_view_with_a_tiny_bert(tmp_path, corpus_file,
         "export": {"enabled": False},
         "output_dir": str(tmp_path / "run"),
     }
-    path = tmp_path / "cfg.yaml"
-    path.write_text(yaml.safe_dump(tree))
-    result = train(load_config(path))
+    result = train(load_config(write_config(tmp_path / "cfg.yaml", tree)))
     assert result.steps == 2
     assert set(result.final_metrics) == {"next_sentence/recall@1", "next_sentence/mrr"}
     assert all(math.isfinite(v) for v in result.final_metrics.values())

@@ -13,17 +13,9 @@ import torch
 from PIL import Image
 
 from mmcontrast.data import DATASETS, DataError, build_dataset
-from mmcontrast.data.images import FASHION_MNIST_ROOT, fashion_mnist, mnist
+from mmcontrast.data.images import fashion_mnist, mnist
 
-from conftest import shared
-
-FASHION = Path(FASHION_MNIST_ROOT)
-
-
-def fashion_files() -> Path:
-    if not (FASHION / "train-images-idx3-ubyte.gz").is_file():
-        pytest.skip(f"Fashion-MNIST not installed at {FASHION} (apt-get install dataset-fashion-mnist)")
-    return FASHION
+from conftest import fashion_mnist_root, shared
 
 
 @pytest.fixture(autouse=True)
@@ -52,7 +44,7 @@ def class_folder(root: Path, classes: dict[str, int], per_class: int = 3, size: 
 # ----------------------------------------------------------------------------------------------- IDX
 
 def test_fashion_mnist_splits_and_rows() -> None:
-    fashion_files()
+    fashion_mnist_root()
     train = fashion_mnist("train")
     test = build_dataset({"name": "fashion_mnist", "split": "test"})
     assert len(train) == 60_000 and len(test) == 10_000

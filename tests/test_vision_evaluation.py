@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from mmcontrast.data import DataError
-from mmcontrast.data.images import FASHION_MNIST_ROOT, fashion_mnist
+from mmcontrast.data.images import fashion_mnist
 from mmcontrast.evaluation import EVALUATORS
 from mmcontrast.evaluation.base import Encoder, Evaluator, run_evaluators
 from mmcontrast.evaluation.baselines import PixelEncoder
@@ -29,12 +29,11 @@ from mmcontrast.evaluation.neighbours import (
     precision_at_k, save_neighbour_grid,
 )
 
-FASHION = Path(FASHION_MNIST_ROOT)
+from conftest import fashion_mnist_root
 
 
 def fashion(split: str, limit: int | None = None):
-    if not (FASHION / "train-images-idx3-ubyte.gz").is_file():
-        pytest.skip(f"Fashion-MNIST not installed at {FASHION}: apt-get install dataset-fashion-mnist")
+    fashion_mnist_root()
     return fashion_mnist(split, limit=limit)
 
 

@@ -13,12 +13,10 @@ import torch.nn.functional as F
 from conftest import ROOT
 
 from mmcontrast.config import load_config
-from mmcontrast.data.images import FASHION_MNIST_ROOT
 from mmcontrast.evaluation.knn import weighted_knn_predict
 from mmcontrast.training import train
 
-pytestmark = pytest.mark.skipif(not Path(FASHION_MNIST_ROOT).is_dir(),
-                                reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+pytestmark = pytest.mark.usefixtures("fashion_mnist")
 
 
 def short_run(method: str, output: Path, *extra: str):
