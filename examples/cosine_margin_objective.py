@@ -50,6 +50,20 @@ class CosineMargin(Objective):
         negatives: candidate source, injected from the config's ``negatives`` (in-batch, gathered, by default).
     """
 
+    #: how the model card describes this component (one line), the paper's BibTeX and the Hub tags it adds
+    card_summary = (
+        "Large-margin cosine InfoNCE (Wang et al., 2018): each positive's cosine lowered by a margin before the "
+        "softmax over all candidates"
+    )
+    citation = """@inproceedings{wang2018cosface,
+  title = {{CosFace}: Large Margin Cosine Loss for Deep Face Recognition},
+  author = {Wang, Hao and Wang, Yitong and Zhou, Zheng and Ji, Xing and Gong, Dihong and Zhou, Jingchao and
+            Li, Zhifeng and Liu, Wei},
+  booktitle = {Proceedings of the IEEE Conference on Computer Vision and Pattern Recognition (CVPR)},
+  year = {2018}
+}"""
+    tags = ("cosine-margin",)
+
     objective_name = "cosine_margin"
 
     def __init__(self, margin: float = 0.2, temperature: float = 0.05, negatives: Negatives | None = None) -> None:
