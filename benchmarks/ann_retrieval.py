@@ -32,7 +32,8 @@ sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from charts import bar_chart  # noqa: E402
-from mmcontrast.retrieval import load_beir, run_from_indices, top_k  # noqa: E402
+from mmcontrast.data.beir_files import load_beir  # noqa: E402
+from mmcontrast.retrieval import run_from_indices, top_k  # noqa: E402
 from mmcontrast.retrieval.ann import AnnIndex, recall_against_exact  # noqa: E402
 from mmcontrast.retrieval.corpus_index import timed_searches  # noqa: E402
 from mmcontrast.retrieval.metrics import evaluate  # noqa: E402

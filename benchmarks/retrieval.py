@@ -28,7 +28,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from mmcontrast.config import load_config  # noqa: E402
-from mmcontrast.retrieval import RetrievalEvaluator, load_beir  # noqa: E402
+from mmcontrast.data.beir_files import load_beir  # noqa: E402
+from mmcontrast.retrieval import RetrievalEvaluator  # noqa: E402
 from mmcontrast.retrieval.bm25 import bm25_run  # noqa: E402
 from mmcontrast.training import train  # noqa: E402
 from mmcontrast.training.build import build_model  # noqa: E402

@@ -144,7 +144,7 @@ def _run(args: argparse.Namespace) -> int:
         return _search(args)
     cfg = load_config(args.config, args.overrides)
     if args.command == "index":
-        from .retrieval.commands import index_command, print_json
+        from .cli_retrieval import index_command, print_json
 
         try:
             print_json(index_command(cfg, args.corpus, args.out, args.kind, args.param, args.similarity,
@@ -187,7 +187,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
-    from .retrieval.commands import print_json, search_command
+    from .cli_retrieval import print_json, search_command
 
     if bool(args.queries) == bool(args.beir):
         print("mmcontrast search: error: give query texts or --beir DIR (one of the two)", file=sys.stderr)

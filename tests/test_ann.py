@@ -13,7 +13,8 @@ import torch
 
 from conftest import MINILM, shared
 from mmcontrast.config import ConfigError, load_config
-from mmcontrast.retrieval import RetrievalEvaluator, load_beir, top_k
+from mmcontrast.data.beir_files import load_beir
+from mmcontrast.retrieval import RetrievalEvaluator, top_k
 from mmcontrast.retrieval.ann import AnnIndex, check_index_spec, default_nlist, recall_against_exact
 from test_retrieval import CORPUS, QRELS, QUERIES, RoleEncoder, write_beir
 

@@ -12,11 +12,11 @@ import torch
 from torch.utils.data import DataLoader
 
 from conftest import shared
-from mmcontrast.retrieval import (
-    BeirWarning, BM25Index, NoDuplicatesBatchSampler, load_beir, mine_bm25_negatives, mine_dense_negatives,
-    negative_rows,
-)
-from mmcontrast.retrieval.mining import excluded_rows
+from mmcontrast.data.beir_files import BeirWarning, load_beir
+from mmcontrast.data.bm25 import BM25Index
+from mmcontrast.data.hard_negatives import excluded_rows, mine_bm25_negatives, negative_rows
+from mmcontrast.data.no_duplicates import NoDuplicatesBatchSampler
+from mmcontrast.retrieval import mine_dense_negatives
 
 
 class HashingEncoder:

@@ -16,9 +16,10 @@ import torch
 from conftest import MINILM, shared
 from mmcontrast.evaluation import EVALUATORS
 from mmcontrast.evaluation.base import run_evaluators
+from mmcontrast.data.beir_files import BeirWarning, load_beir
+from mmcontrast.data.bm25 import top_k_of_scores
 from mmcontrast.retrieval import (
-    BeirWarning, RetrievalEvaluator, average_precision, bm25_run, evaluate, load_beir, mrr_at_k,
-    ndcg_at_k, per_query, recall_at_k, top_k, top_k_of_scores,
+    RetrievalEvaluator, average_precision, bm25_run, evaluate, mrr_at_k, ndcg_at_k, per_query, recall_at_k, top_k,
 )
 from mmcontrast.retrieval.search import similarity_scores
 

@@ -404,7 +404,7 @@ def test_query_passage_hard_negative_layout():
     out = make("query_passage", negatives_column="negatives", num_negatives=2, shuffle_negatives=False)(batch)
     assert out.negatives == [[f"n{i}-0" for i in range(4)], [f"n{i}-1" for i in range(4)]]
     assert make("query_passage")(batch).negatives is None
-    # the n-tuple layout (one column per hard negative), as retrieval.mining.negative_rows writes it
+    # the n-tuple layout (one column per hard negative), as data.hard_negatives.negative_rows writes it
     tuples = {"anchor": batch["query"], "positive": batch["positive"], "negative_1": ["a0", "a1", "a2", "a3"],
               "negative_2": ["b0", "b1", "b2", "b3"]}
     out = make("query_passage", query_column="anchor", negatives_column=["negative_1", "negative_2"],

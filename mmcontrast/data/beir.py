@@ -19,7 +19,9 @@ import warnings
 from pathlib import Path
 from typing import Any, Literal
 
+from .beir_files import load_beir, read_jsonl
 from .errors import DataError
+from .hard_negatives import mine_bm25_negatives, negative_rows
 from .text import RowsDataset
 
 PairSource = Literal["qrels", "title_body"]
@@ -60,12 +62,10 @@ def beir_corpus(
             (``title_body``).
         limit: keep the first ``limit`` rows.
     """
-    from ..retrieval.beir import _read_jsonl
-
     corpus = Path(path) / "corpus.jsonl"
     if not corpus.is_file():
         raise FileNotFoundError(f"BEIR corpus not found: {corpus}")
-    ids, titles, texts, skipped = _read_jsonl(corpus, with_title=True, skip_empty=skip_empty)
+    ids, titles, texts, skipped = read_jsonl(corpus, with_title=True, skip_empty=skip_empty)
     if skipped:
         warnings.warn(f"{corpus}: {len(skipped)} empty passage(s) left out (ids {', '.join(skipped[:5])})",
                       UserWarning, stacklevel=2)
@@ -102,16 +102,13 @@ def beir_pairs(
     Args:
         pairs: ``qrels`` (every judgement of ``qrels/<split>.tsv`` with grade >= ``min_grade``; queries from
             ``queries.jsonl``) or ``title_body`` (each passage's title is the query, its body the positive).
-        num_hard_negatives: n BM25-mined negatives per pair (``retrieval.mine_bm25_negatives``: never a gold
+        num_hard_negatives: n BM25-mined negatives per pair (``data.hard_negatives.mine_bm25_negatives``: never a gold
             passage of the query nor a passage with the same text); pairs with fewer candidates are left out and
             reported. 0: in-batch negatives only.
         include_title: ``qrels`` passages (positives and negatives) are ``title + " " + text``, as the retrieval
             evaluator embeds them.
         strip_title: ``title_body``: cut a leading copy of the title from the body.
     """
-    from ..retrieval.beir import load_beir
-    from ..retrieval.mining import mine_bm25_negatives, negative_rows
-
     if pairs not in ("qrels", "title_body"):
         raise ValueError(f"beir_pairs: pairs must be 'qrels' or 'title_body', got '{pairs}'")
     if mining != "bm25":

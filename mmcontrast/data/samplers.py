@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from torch.utils.data import Sampler
 
 from ..registry import Registry
+from .no_duplicates import NoDuplicatesBatchSampler
 
 
 class BatchSamplerFactory(Protocol):
@@ -25,15 +26,13 @@ BATCH_SAMPLERS: Registry[type] = Registry("batch_sampler")
 
 @BATCH_SAMPLERS.register("no_duplicates")
 class NoDuplicates:
-    """``retrieval.NoDuplicatesBatchSampler``: no text of ``columns`` (default: every text or list-of-text column)
-    appears in two rows of one batch."""
+    """``data.no_duplicates.NoDuplicatesBatchSampler``: no text of ``columns`` (default: every text or
+    list-of-text column) appears in two rows of one batch."""
 
     def __init__(self, columns: list[str] | None = None) -> None:
         self.columns = columns
 
     def build(self, dataset: Any, batch_size: int, drop_last: bool, shuffle: bool, seed: int) -> Sampler:
-        from ..retrieval.sampler import NoDuplicatesBatchSampler
-
         return NoDuplicatesBatchSampler(dataset, batch_size, columns=self.columns, drop_last=drop_last,
                                         shuffle=shuffle, seed=seed)
 

@@ -348,7 +348,8 @@ def retrieval(
     leaves passages and queries with an empty text out (reported with counts) instead of failing.
     ``index: {kind: flat | ivf | hnsw, ...}`` searches a FAISS index instead (needs ``mmcontrast[ann]``);
     ``compare_exact: true`` adds ``{prefix}/ann_recall@10`` against the exact search."""
-    from ..retrieval import RetrievalEvaluator, load_beir
+    from ..data.beir_files import load_beir
+    from ..retrieval import RetrievalEvaluator
 
     return RetrievalEvaluator(load_beir(path, split, skip_empty=skip_empty), k_values=list(k_values), similarity=similarity,  # type: ignore[arg-type]
                               query_prefix=query_prefix, passage_prefix=passage_prefix, include_title=include_title,

@@ -16,8 +16,8 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
+from ..data.beir_files import load_beir_corpus
 from .ann import AnnIndex
-from .beir import load_beir_corpus
 from .encoding import encode_texts
 from .search import Similarity, top_k
 

@@ -10,8 +10,8 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
+from ..data.beir_files import BeirData
 from ..evaluation.base import Encoder, Evaluator
-from .beir import BeirData
 from .ann import AnnIndex, check_index_spec, recall_against_exact
 from .encoding import encode_texts
 from .metrics import check_k_values, evaluate, metric_names

@@ -95,18 +95,3 @@ def top_k(
     if not all_scores:  # no queries
         return torch.zeros(0, k, device=queries.device), torch.zeros(0, k, dtype=torch.long, device=queries.device)
     return torch.cat(all_scores), torch.cat(all_indices)
-
-
-def top_k_of_scores(scores: np.ndarray, k: int) -> np.ndarray:
-    """Rows of the ``min(k, P)`` largest of ``scores`` (P,), best first; equal scores in row order (lower row
-    first), so the ranking is deterministic. ``O(P)`` selection, then a sort of the k kept rows."""
-    _positive_int(k, "k")
-    scores = np.asarray(scores)
-    n = scores.shape[0]
-    if k >= n:
-        return np.lexsort((np.arange(n), -scores))
-    threshold = scores[np.argpartition(-scores, k - 1)[:k]].min()
-    above = np.flatnonzero(scores > threshold)
-    ties = np.flatnonzero(scores == threshold)[: k - above.shape[0]]
-    kept = np.concatenate([above, ties])
-    return kept[np.lexsort((kept, -scores[kept]))]

@@ -49,7 +49,7 @@ class QueryPassage(View):
     question with every positive AND every hard negative of the (gathered) batch, as DPR does.
 
     Each row's hard negatives come from a list column, or from several text columns (the n-tuple layout
-    ``negative_1 .. negative_n`` of sentence-transformers and of ``retrieval.mining.negative_rows``: e.g.
+    ``negative_1 .. negative_n`` of sentence-transformers and of ``data.hard_negatives.negative_rows``: e.g.
     ``query_column: anchor, negatives_column: [negative_1, negative_2]``). With ``shuffle_negatives`` K of them are drawn without
     replacement (a new draw every time the row is seen, as DPR samples from its BM25 negatives); otherwise the
     first K are used. A row with fewer than K is an error naming the row, unless ``with_replacement`` draws

@@ -1,5 +1,8 @@
 """``mmcontrast index`` and ``mmcontrast search``: build a FAISS index of a BEIR corpus with a config's model, and
-search it with query texts or a BEIR query set (metrics, and Recall@10 and throughput against exact search)."""
+search it with query texts or a BEIR query set (metrics, and Recall@10 and throughput against exact search).
+
+The command side of ``retrieval/`` (it reads configs and restores trained models, so it sits next to ``cli.py``,
+above the library layers it uses)."""
 
 from __future__ import annotations
 
@@ -8,9 +11,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..config import Config, config_to_yaml, load_config
-from .ann import check_index_spec, recall_against_exact
-from .corpus_index import CONFIG_FILE, CorpusIndex, build_corpus_index, timed_searches
+from .config import Config, config_to_yaml, load_config
+from .data.beir_files import load_beir
+from .retrieval.ann import check_index_spec, recall_against_exact
+from .retrieval.corpus_index import CONFIG_FILE, CorpusIndex, build_corpus_index, timed_searches
+from .retrieval.encoding import encode_texts
+from .retrieval.metrics import evaluate
+from .retrieval.run import run_from_indices
+from .training.restore import restore_model
 
 
 def parse_index_params(kind: str, params: list[str]) -> dict[str, Any]:
@@ -29,8 +37,6 @@ def parse_index_params(kind: str, params: list[str]) -> dict[str, Any]:
 
 def _model(cfg: Config, checkpoint: str | None, untrained: bool = False) -> tuple[Any, str | None]:
     """The model (eval mode) and the checkpoint it was read from (None: the untrained model)."""
-    from ..training.restore import restore_model
-
     restored = restore_model(cfg, checkpoint, untrained)
     restored.model.eval()
     return restored.model, None if restored.checkpoint is None else str(restored.checkpoint)
@@ -58,11 +64,6 @@ def search_command(index_dir: str, queries: list[str], beir: str | None, split: 
     ``config`` / ``checkpoint`` are given). Texts: their hits. A BEIR folder: nDCG/MRR/Recall of the ANN run on
     ``split``; with ``compare_exact`` also Recall@``k`` of the index against exact search and the queries per
     second of both (exact search over the vectors read back from the index)."""
-    from .beir import load_beir
-    from .encoding import encode_texts
-    from .metrics import evaluate
-    from .run import run_from_indices
-
     corpus = CorpusIndex.load(index_dir)
     cfg = load_config(config or Path(index_dir) / CONFIG_FILE, overrides)
     recorded = corpus.index.extra.get("checkpoint")

@@ -30,7 +30,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 from torch.utils.data import Sampler
 
-from ..data.length_grouped import text_columns
+from .length_grouped import text_columns
 
 
 def _row_texts(value: Any, row: int, column: str) -> list[str]:

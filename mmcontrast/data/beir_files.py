@@ -153,7 +153,7 @@ def _text_field(row: dict[str, object], key: str, where: str, required: bool) ->
     return value
 
 
-def _read_jsonl(path: Path, with_title: bool, skip_empty: bool) -> tuple[list[str], list[str], list[str], list[str]]:
+def read_jsonl(path: Path, with_title: bool, skip_empty: bool) -> tuple[list[str], list[str], list[str], list[str]]:
     """``(ids, titles, texts, skipped ids)`` of a BEIR ``corpus.jsonl`` / ``queries.jsonl``; errors name
     ``path:line``. Rows with an empty text are an error, or skipped (their ids returned) with ``skip_empty``."""
     skipped: list[str] = []
@@ -251,8 +251,8 @@ def load_beir(path: str | PathLike[str], split: str = "test", skip_empty: bool =
     _require_file(corpus_file, "corpus")
     _require_file(queries_file, "queries")
     qrels_file = qrels_path(folder, split)
-    passage_ids, titles, texts, empty_p = _read_jsonl(corpus_file, with_title=True, skip_empty=skip_empty)
-    query_ids, _, queries, empty_q = _read_jsonl(queries_file, with_title=False, skip_empty=skip_empty)
+    passage_ids, titles, texts, empty_p = read_jsonl(corpus_file, with_title=True, skip_empty=skip_empty)
+    query_ids, _, queries, empty_q = read_jsonl(queries_file, with_title=False, skip_empty=skip_empty)
     known_passages, known_queries = set(passage_ids), set(query_ids)
     empty = set(empty_p), set(empty_q)
     qrels: Qrels = {}
@@ -296,5 +296,5 @@ def load_beir_corpus(path: str | PathLike[str], skip_empty: bool = False) -> tup
     passages as ``title + " " + text`` (``BeirData.passages``). Errors as ``load_beir``'s."""
     corpus_file = Path(path) / "corpus.jsonl"
     _require_file(corpus_file, "corpus")
-    ids, titles, texts, _ = _read_jsonl(corpus_file, with_title=True, skip_empty=skip_empty)
+    ids, titles, texts, _ = read_jsonl(corpus_file, with_title=True, skip_empty=skip_empty)
     return ids, [f"{title} {text}" if title.strip() else text for title, text in zip(titles, texts)]
