@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from ..batch import EmbeddingBatch
+from ..citations import CPC
 from ..data.errors import DataError
 
 
@@ -61,6 +62,13 @@ class CPCEncoder(nn.Module):
             ``{"sentence_embeddings": (N, D)}`` and the steps only run the context model.
         num_layers: GRU layers.
     """
+
+    card_summary = (
+        "Contrastive predictive coding (van den Oord et al., 2018): a sentence encoder, a GRU context over the "
+        "sentences of a window and one linear predictor per step ahead"
+    )
+    citation = CPC
+    tags = ("cpc",)
 
     modality = "text_sequence"  # not exportable as a transformers / Sentence-Transformers model
 

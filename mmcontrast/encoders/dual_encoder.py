@@ -16,6 +16,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
+from ..citations import CLIP
 from ..registry import closest
 from ..temperature import Temperature
 from .model import ContrastiveModel
@@ -76,6 +77,13 @@ class DualEncoderModel(nn.Module):
         lock_vision: freeze the vision backbone (LiT); it stays in eval mode (BatchNorm statistics frozen too).
         lock_text: freeze the text backbone. Both locked: only the projections (and the scale) train.
     """
+
+    card_summary = (
+        "Image-text dual encoder (CLIP, Radford et al., 2021): a vision and a text tower with linear projections "
+        "into one space and a learned logit scale"
+    )
+    citation = CLIP
+    tags = ("vision-text-dual-encoder",)
 
     modality = "image_text"
 

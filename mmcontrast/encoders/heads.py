@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..citations import DINO
+
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU}
 
 
@@ -20,6 +22,8 @@ class MLPHead(nn.Module):
         input_dim: injected from the encoder's embedding size.
         train_only: use the head for the training loss only; evaluation and export use the encoder output.
     """
+
+    card_summary = "an MLP projection head (linear layers with an activation, and optionally BatchNorm, between them)"
 
     def __init__(
         self,
@@ -69,6 +73,13 @@ class DINOHead(nn.Module):
         batch_norm: BatchNorm after hidden layers (off in the paper's ViT setting).
         train_only: drop the head at evaluation and export (the backbone features are the representation).
     """
+
+    card_summary = (
+        "DINO's projection head (Caron et al., 2021): an MLP, L2 normalisation and a weight-normalised linear "
+        "layer onto the prototypes"
+    )
+    citation = DINO
+    tags = ("dino",)
 
     def __init__(
         self,

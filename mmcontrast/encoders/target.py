@@ -16,6 +16,7 @@ import math
 import torch
 from torch import nn
 
+from ..citations import MOCO, SIMSIAM
 from .model import ContrastiveModel
 
 
@@ -31,6 +32,9 @@ class Target(nn.Module):
 
 class StopGradientTarget(Target):
     """SimSiam's stop-gradient: the keys are the online embeddings, detached."""
+
+    card_summary = "the targets are the online embeddings with the gradient stopped (SimSiam, Chen & He, 2021)"
+    citation = SIMSIAM
 
     def __init__(self) -> None:
         super().__init__()
@@ -55,6 +59,12 @@ class MomentumTarget(Target):
     The target keeps its own BatchNorm statistics (it runs in training mode, as in BYOL and MoCo); its
     parameters never require gradient, so DDP and the optimizer ignore them, but they are saved in checkpoints.
     """
+
+    card_summary = (
+        "a momentum (EMA) copy of the encoder and head embeds the targets without gradient (MoCo, He et al., "
+        "2020)"
+    )
+    citation = MOCO
 
     def __init__(
         self,

@@ -27,6 +27,10 @@ class TextEncoder(nn.Module):
             is tokenised once, SimCSE's twin views and later epochs reuse it); 0 tokenises every call.
     """
 
+    card_summary = (
+        "a `transformers` text backbone with its tokenizer and pooling (CLS or masked mean): texts -> embeddings"
+    )
+
     modality = "text"
 
     def __init__(

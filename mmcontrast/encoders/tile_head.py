@@ -8,6 +8,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..citations import PIRL
+
 
 class TileHead(nn.Module):
     """(B, n, input_dim) trunk features of each sample's n tiles -> (B, output_dim): a linear projection of every
@@ -23,6 +25,13 @@ class TileHead(nn.Module):
 
     The head is used by the training loss only (``train_only``): evaluation and export use the trunk.
     """
+
+    card_summary = (
+        "PIRL's tile head (Misra & van der Maaten, 2020): every tile's features projected, concatenated in tile "
+        "order and projected again"
+    )
+    citation = PIRL
+    tags = ("pirl",)
 
     def __init__(self, input_dim: int, num_tiles: int, tile_dim: int = 128, output_dim: int | None = None) -> None:
         super().__init__()

@@ -29,6 +29,8 @@ class VisionEncoder(nn.Module):
             loss spikes of ViT training). A backbone without a patch embedding (ResNet) is an error naming it.
     """
 
+    card_summary = "a `transformers` vision backbone: images -> pooled features"
+
     modality = "vision"
 
     def __init__(

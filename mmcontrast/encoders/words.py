@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..citations import WORD2VEC
 from ..words.skipgram import load_vocabulary
 
 INITS = ("uniform", "zeros")
@@ -16,6 +17,10 @@ class WordVectors(nn.Module):
     """One word-vector table over the vocabulary: words -> (N, D). ``init: uniform`` draws U(-0.5/D, 0.5/D) (word2vec's
     input vectors), ``zeros`` starts at zero (its output vectors). A word outside the vocabulary is an error
     naming it."""
+
+    card_summary = "a word-vector table over a vocabulary (word2vec's input or output vectors, Mikolov et al., 2013)"
+    citation = WORD2VEC
+    tags = ("word2vec",)
 
     modality = "words"
 

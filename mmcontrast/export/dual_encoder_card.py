@@ -5,15 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .card_components import run_citations, run_tags, summary
 from .card_paths import hub_model_id, public_value
 from .card_sections import common_tail, front_matter, key_values, write_card
-
-OBJECTIVE_TEXT = {
-    "clip": "symmetric InfoNCE between images and captions (CLIP, Radford et al., 2021), scaled by the learned "
-    "logit scale",
-    "siglip": "pairwise sigmoid loss over every image-caption pair with a learned bias (SigLIP, Zhai et al., 2023)",
-}
-
 
 def _tower_text(settings: dict[str, Any], kind: str) -> str:
     ref = settings.get("model")
@@ -44,7 +38,8 @@ def write_dual_encoder_card(
     front: dict[str, Any] = {
         "library_name": "transformers",
         "pipeline_tag": "zero-shot-image-classification",
-        "tags": ["contrastive-learning", "mmcontrast", "vision-text-dual-encoder", objective],
+        "tags": list(dict.fromkeys(["contrastive-learning", "mmcontrast", "vision-text-dual-encoder", objective,
+                                    *run_tags(cfg)])),
     }
     bases = [b for b in (hub_model_id(vision.get("model")), hub_model_id(text.get("model"))) if b]
     if bases:
@@ -78,6 +73,8 @@ They equal mmcontrast's embeddings; the image processor resizes with PIL's bilin
 did. Captions longer than {text.get("max_length", 32)} tokens were truncated in training: pass
 `truncation=True, max_length={text.get("max_length", 32)}` to the processor to do the same.
 """
+    projections = f"bias-free linear maps of both pooled outputs to {enc.get('projection_dim', 512)} dimensions"
+    logit_scale = f"learned from 1/{enc.get('temperature', 0.07)}, clamped to at most {enc.get('max_logit_scale', 100)}"
     card = f"""{front_matter(front)}
 # {cfg.name}
 
@@ -86,12 +83,14 @@ An image-text dual encoder trained with contrastive learning by mmcontrast, save
 
 ## Method
 
+- **View** (`{cfg.view["name"]}`): {summary(cfg.view, "views")}.
 - **Vision tower**: {_tower_text(vision, "vision model")}.
 - **Text tower**: {_tower_text(text, "text model")}.
-- **Projections**: bias-free linear maps of both pooled outputs to {enc.get("projection_dim", 512)} dimensions; {lock_text}.
-- **Objective** (`{objective}`): {OBJECTIVE_TEXT.get(objective, "custom")}; negatives: every other caption (and
+- **Projections**: {projections}; {lock_text}.
+- **Objective** (`{objective}`): {summary(cfg.objective, "objectives")}; negatives: every other caption (and
   image) of the batch, gathered across processes.
-- **Logit scale**: learned from 1/{enc.get("temperature", 0.07)}, clamped to at most {enc.get("max_logit_scale", 100)}.
+- **Logit scale**: {logit_scale}.
 
 """
-    return write_card(folder, card + common_tail(cfg, metrics, initial_metrics, trained_steps, usage, []))
+    tail = common_tail(cfg, metrics, initial_metrics, trained_steps, usage, run_citations(cfg))
+    return write_card(folder, card + tail)

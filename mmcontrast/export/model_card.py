@@ -5,155 +5,80 @@ The card never holds this machine's absolute paths: local files are rendered by 
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 from typing import Any
 
-from ..config import _registry, parameters_of
+from .card_components import component_params, run_citations, run_tags, summary
 from .card_paths import hub_dataset_id, hub_model_id, public_value
 from .card_sections import common_tail, front_matter, key_values, write_card
 from .card_usage import prompts_usage, text_usage, two_tower_usage, vision_usage
 
-VIEWS = {
-    "simcse_unsup": (
-        "Unsupervised SimCSE (Gao et al., 2021)",
-        "every sentence is its own positive: the model encodes each sentence twice in one forward pass and the "
-        "two views differ only by their dropout masks",
-    ),
-    "simcse_sup": (
-        "Supervised SimCSE (Gao et al., 2021)",
-        "(anchor, positive[, hard negative]) rows, e.g. NLI premises with their entailment as the positive and "
-        "their contradiction as a hard negative",
-    ),
-    "two_view_augment": (
-        "Two augmented views (SimCLR, Chen et al., 2020)",
-        "every image becomes two independently augmented views (random resized crop, flip, colour jitter, "
-        "grayscale, blur; optionally solarize and rotation, and different settings for the second view); the two "
-        "views of an image are positives",
-    ),
-    "multi_crop": (
-        "Multi-crop (SwAV, Caron et al., 2020)",
-        "two global crops and several small local crops of every image; all crops of an image are positives",
-    ),
-    "jigsaw": (
-        "Jigsaw (PIRL, Misra & van der Maaten, 2020)",
-        "every image and a copy with its tiles shuffled are positives",
-    ),
-    "rotation": (
-        "Rotation (Gidaris et al., 2018)",
-        "images rotated by random multiples of 90 degrees (as positives, or with the rotation as label)",
-    ),
-}
-OBJECTIVES = {
-    "info_nce": "InfoNCE (van den Oord et al., 2018): softmax cross-entropy of each query against its positive "
-    "among all candidates",
-    "nt_xent": "NT-Xent (Chen et al., 2020): both views are anchors, each contrasted with the 2N - 1 other views "
-    "of the batch",
-    "supcon": "Supervised contrastive loss (Khosla et al., 2020): all samples sharing a label are positives",
-    "triplet": "Batch-hard triplet loss (Hermans et al., 2017)",
-    "pairwise_contrastive": "Pairwise contrastive loss (Hadsell et al., 2006)",
-    "byol": "BYOL (Grill et al., 2020): the online prediction regresses the target projection",
-    "simsiam": "SimSiam (Chen & He, 2021): negative cosine between prediction and stop-gradient projection",
-    "barlow_twins": "Barlow Twins (Zbontar et al., 2021): cross-correlation of the two views pushed to the identity",
-    "vicreg": "VICReg (Bardes et al., 2022): invariance, variance and covariance terms",
-    "swav": "SwAV (Caron et al., 2020): swapped prediction of Sinkhorn cluster assignments over prototypes",
-}
-NEGATIVES = {
-    "in_batch": "in-batch: every other example of the batch (and any hard negatives) is a negative",
-    "queue": "a FIFO queue of momentum-encoder keys from past batches (MoCo, He et al., 2020)",
-    "memory_bank": "an EMA memory of every training sample's embedding (Wu et al., 2018)",
-    "none": "none (the objective uses no negatives)",
-}
-TARGETS = {
-    "momentum": "a momentum (EMA) copy of the encoder and head embeds the targets without gradient",
-    "stop_gradient": "the targets are the online embeddings with the gradient stopped",
-}
-TAGS = {
-    "simcse_unsup": "simcse",
-    "simcse_sup": "simcse",
-    "nt_xent": "simclr",
-    "supcon": "supcon",
-    "info_nce": "info-nce",
-    "triplet": "triplet-loss",
-    "pairwise_contrastive": "contrastive-loss",
-    "byol": "byol",
-    "simsiam": "simsiam",
-    "barlow_twins": "barlow-twins",
-    "vicreg": "vicreg",
-    "swav": "swav",
-}
 
-def _params(component: dict[str, Any] | None, axis: str) -> dict[str, Any]:
-    """A component's parameters with its factory's defaults filled in (falls back to the given ones)."""
-    if not component:
-        return {}
-    values = {k: v for k, v in component.items() if k != "name"}
-    try:
-        for key, param in parameters_of(_registry(axis).get(component["name"])).items():
-            if key not in values and param.default is not inspect.Parameter.empty:
-                values[key] = param.default
-    except Exception:  # noqa: BLE001 - the card must not fail on an unknown component
-        pass
-    return values
-
-
-def _method_section(cfg: Any) -> tuple[str, list[str]]:
+def _method_section(cfg: Any) -> str:
+    """The method bullets: every component's own card summary, with the settings that matter."""
     view, objective, negatives, head = cfg.view, cfg.objective, cfg.negatives, cfg.head
-    view_name, view_text = VIEWS.get(view["name"], (f"`{view['name']}`", "a custom view"))
-    obj_text = OBJECTIVES.get(objective["name"], f"`{objective['name']}`")
-    obj_params = _params(objective, "objectives")
+    obj_params = component_params(objective, "objectives")
     lines = [
-        f"- **View** (`{view['name']}`; {key_values(_public_params(view, 'views'))}): {view_name}; {view_text}.",
-        f"- **Objective** (`{objective['name']}`): {obj_text}.",
+        f"- **View** {_named(view, _public_params(view, 'views'))}: {summary(view, 'views')}.",
+        f"- **Encoder** (`{cfg.encoder['name']}`): {summary(cfg.encoder, 'encoders')}.",
     ]
-    if "temperature" in obj_params:
+    passage_encoder = getattr(cfg, "passage_encoder", None)
+    if passage_encoder is not None:
+        lines.append(f"- **Passage encoder** (`{passage_encoder['name']}`): {summary(passage_encoder, 'encoders')}; "
+                     "a separate tower for the passages.")
+    lines.append(f"- **Objective** (`{objective['name']}`): {summary(objective, 'objectives')}.")
+    if obj_params.get("temperature") is not None:  # None: the model's logit scale (clip, siglip)
         learnable = obj_params.get("learnable_temperature", False)
         lines.append(
             f"- **Temperature**: {float(obj_params['temperature']):g}"
             + (" (initial value, learned)" if learnable else " (fixed)")
         )
-    if "margin" in obj_params:
+    if obj_params.get("margin") is not None:
         lines.append(f"- **Margin**: {float(obj_params['margin']):g} ({obj_params.get('distance', '')} distance)")
     if "normalize" in obj_params:
         lines.append(f"- **Similarity**: {'cosine' if obj_params['normalize'] else 'dot product'} in the loss")
-    neg_params = _params(negatives, "negatives")
-    neg_text = NEGATIVES.get(negatives["name"], f"`{negatives['name']}`")
+    neg_params = component_params(negatives, "negatives")
+    neg_text = summary(negatives, "negatives")
     if negatives["name"] == "in_batch":
         neg_text += "; gathered across processes" if neg_params.get("gather", True) else "; per process"
     lines.append(f"- **Negatives** (`{negatives['name']}`): {neg_text}.")
     if head is None:
         lines.append("- **Head**: none.")
     else:
-        head_params = _params(head, "heads")
+        head_params = component_params(head, "heads")
         kept = "kept at evaluation and in this export" if not head_params.get("train_only", True) else (
             "used for the training loss only; embeddings are the encoder output"
         )
-        lines.append(f"- **Head** (`{head['name']}`; {key_values(head_params)}): {kept}.")
+        lines.append(f"- **Head** {_named(head, head_params)}: {summary(head, 'heads')}; {kept}.")
     target = getattr(cfg, "target", None)
     if target is not None:
-        lines.append(f"- **Target** (`{target['name']}`; {key_values(_params(target, 'targets'))}): "
-                     f"{TARGETS.get(target['name'], 'custom')}.")
+        target_params = component_params(target, "targets")
+        lines.append(f"- **Target** {_named(target, target_params)}: {summary(target, 'targets')}.")
     predictor = getattr(cfg, "predictor", None)
     if predictor is not None:
-        lines.append(f"- **Predictor** (`{predictor['name']}`; {key_values(_params(predictor, 'heads'))}): on the online "
-                     "branch for the training loss only.")
+        lines.append(f"- **Predictor** {_named(predictor, component_params(predictor, 'heads'))}: "
+                     f"{summary(predictor, 'heads')}; on the online branch for the training loss only.")
     tile_head = getattr(cfg, "tile_head", None)
     if tile_head is not None:
-        lines.append(f"- **Tile head** (`{tile_head['name']}`; {key_values(_params(tile_head, 'tile_heads'))}): combines the "
-                     "encoder's features of each jigsaw tile (each tile encoded on its own) into the jigsaw view's "
-                     "embedding, for the training loss only.")
+        lines.append(f"- **Tile head** {_named(tile_head, component_params(tile_head, 'tile_heads'))}: "
+                     f"{summary(tile_head, 'tile_heads')}; combines the encoder's features of each jigsaw tile (each "
+                     "tile encoded on its own) into the jigsaw view's embedding, for the training loss only.")
+    miner = getattr(cfg, "miner", None)
+    if miner is not None:
+        lines.append(f"- **Miner** {_named(miner, component_params(miner, 'miners'))}: {summary(miner, 'miners')}.")
     if getattr(cfg, "symmetric", "none") != "none":
         lines.append(f"- **Symmetric loss**: both directions, {cfg.symmetric}.")
-    tags = [TAGS[n] for n in (view["name"], objective["name"]) if n in TAGS]
-    if negatives["name"] == "queue" and target is not None:
-        tags.append("moco")
-    if view["name"] == "two_view_augment" and objective["name"] == "supcon":
-        tags = ["supcon"]
-    return "\n".join(lines), list(dict.fromkeys(tags))
+    return "\n".join(lines)
+
+
+def _named(component: dict[str, Any], params: dict[str, Any]) -> str:
+    """``(`name`; `key=value`, ...)``."""
+    return f"(`{component['name']}`; {key_values(params)})"
 
 
 def _public_params(component: dict[str, Any], axis: str) -> dict[str, Any]:
-    return {k: v for k, v in public_value(_params(component, axis), data=True).items() if k not in ("seed", "device")}
+    params = public_value(component_params(component, axis), data=True)
+    return {k: v for k, v in params.items() if k not in ("seed", "device")}
 
 
 def write_model_card(
@@ -170,7 +95,7 @@ def write_model_card(
         raise ValueError(f"modality must be 'text' or 'vision', got '{modality}'")
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
-    method, method_tags = _method_section(cfg)
+    method = _method_section(cfg)
     base_model = hub_model_id(cfg.encoder.get("model"))
     dataset_id = hub_dataset_id(cfg.data.train)
     front: dict[str, Any] = {
@@ -178,7 +103,7 @@ def write_model_card(
         "pipeline_tag": "sentence-similarity" if modality == "text" else "image-feature-extraction",
         "tags": list(
             dict.fromkeys(
-                ["contrastive-learning", "mmcontrast", *method_tags]
+                ["contrastive-learning", "mmcontrast", *run_tags(cfg)]
                 + (["sentence-transformers", "feature-extraction"] if modality == "text" else [])
             )
         ),
@@ -214,4 +139,5 @@ Encoder settings: {settings}.
 {method}
 
 """
-    return write_card(folder, card + common_tail(cfg, metrics, initial_metrics, trained_steps, usage, []))
+    tail = common_tail(cfg, metrics, initial_metrics, trained_steps, usage, run_citations(cfg))
+    return write_card(folder, card + tail)

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import torch
 
+from ..citations import BATCH_HARD
 from .base import Mined, Miner
 
 
 class BatchHardMiner(Miner):
     """One triplet per anchor that has a positive and a negative: (a, argmin_{p} closeness, argmax_{n}
     closeness). Ties go to the lowest column."""
+
+    card_summary = "batch-hard mining (Hermans et al., 2017): each anchor's farthest positive and nearest negative"
+    citation = BATCH_HARD
 
     name = "batch_hard"
 

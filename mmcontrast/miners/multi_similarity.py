@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import torch
 
+from ..citations import MULTI_SIMILARITY
 from .base import Mined, Miner
 
 
@@ -17,6 +18,12 @@ class MultiSimilarityMiner(Miner):
     Args:
         epsilon: the margin (0.1 in the paper), in closeness units (the similarity, or the negated distance).
     """
+
+    card_summary = (
+        "multi-similarity mining (Wang et al., 2019): pairs kept when harder than the hardest opposite pair plus "
+        "a margin"
+    )
+    citation = MULTI_SIMILARITY
 
     name = "multi_similarity"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import torch
 
+from ..citations import FACENET
 from .base import Mined, Miner
 
 
@@ -18,6 +19,12 @@ class SemiHardMiner(Miner):
     Args:
         margin: the semi-hard band's width in the loss's distance units, or None for no upper bound.
     """
+
+    card_summary = (
+        "semi-hard negative mining (FaceNet, Schroff et al., 2015): per anchor-positive pair, the closest "
+        "negative farther than the positive"
+    )
+    citation = FACENET
 
     name = "semi_hard"
 

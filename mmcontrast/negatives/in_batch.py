@@ -16,6 +16,8 @@ class InBatchNegatives(Negatives):
             keeps the loss of its own anchors; labels are offset by the rows of lower ranks.
     """
 
+    card_summary = "in-batch: every other example of the batch (and any hard negatives) is a negative"
+
     def __init__(self, gather: bool = True) -> None:
         super().__init__()
         self.gather_across_processes = gather

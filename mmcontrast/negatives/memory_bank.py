@@ -8,6 +8,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
+from ..citations import INSTANCE_DISCRIMINATION
 from ..distributed import gather_no_grad
 from .base import Negatives
 
@@ -39,6 +40,9 @@ class MemoryBankNegatives(Negatives):
         seed: initialisation and sampling seed.
         warm_start: fill never-written entries from the batch's keys before the loss (see above).
     """
+
+    card_summary = "an EMA memory of every training sample's embedding (Wu et al., 2018)"
+    citation = INSTANCE_DISCRIMINATION
 
     def __init__(
         self,

@@ -10,6 +10,8 @@ from .base import Negatives
 class NoNegatives(Negatives):
     """A candidate pool of the positives alone; objectives that use no negatives never ask for more."""
 
+    card_summary = "none (the objective uses no negatives)"
+
     def __init__(self) -> None:
         super().__init__()
 

@@ -8,6 +8,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
+from ..citations import MOCO
 from ..distributed import gather_no_grad
 from .base import Negatives
 
@@ -29,6 +30,10 @@ class QueueNegatives(Negatives):
         embedding_dim: D, injected from the model.
         seed: initialises the queue with random unit vectors (identically on every process).
     """
+
+    card_summary = "a FIFO queue of momentum-encoder keys from past batches (MoCo, He et al., 2020)"
+    citation = MOCO
+    tags = ("moco",)
 
     def __init__(self, size: int = 4096, embedding_dim: int = 128, seed: int = 0) -> None:
         super().__init__()

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from ..batch import EmbeddingBatch
+from ..citations import ALIGN_UNIFORM
 from ..negatives import Negatives
 from .base import Objective
 
@@ -71,6 +72,13 @@ class AlignUniform(Objective):
     Args:
         alpha: the alignment exponent; t: the uniformity temperature; lam: lambda, the uniformity weight.
     """
+
+    card_summary = (
+        "Alignment and uniformity (Wang & Isola, 2020): positives pulled together while the embeddings spread "
+        "uniformly over the hypersphere"
+    )
+    citation = ALIGN_UNIFORM
+    tags = ("alignment-uniformity",)
 
     objective_name = "align_uniform"
 

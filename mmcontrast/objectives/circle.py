@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ..batch import EmbeddingBatch
+from ..citations import CIRCLE
 from ..negatives import Negatives
 from .base import Objective, masked_fill_min
 from .distances import Distance, check_kind
@@ -57,6 +58,13 @@ class Circle(Objective):
         normalize: L2-normalise first.
         miner: injected from the config's ``miner``, or None (all pairs).
     """
+
+    card_summary = (
+        "Circle loss (Sun et al., 2020): pair similarities weighted by their distance from their optimum, with a "
+        "margin"
+    )
+    citation = CIRCLE
+    tags = ("circle-loss",)
 
     objective_name = "circle"
     distance_key = "similarity"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 
 from ..batch import EmbeddingBatch
+from ..citations import CLIP
 from ..negatives import Negatives
 from ..temperature import Temperature
 from .distances import Distance
@@ -39,6 +40,13 @@ class CLIPLoss(InfoNCE):
         similarity: the kind compared after L2 normalisation (``dot``: cosine, CLIP's; ``euclidean``,
             ``squared_euclidean``, ``manhattan`` are negated distances: ``distances.DISTANCES``).
     """
+
+    card_summary = (
+        "CLIP loss (Radford et al., 2021): symmetric InfoNCE between images and captions, scaled by the learned "
+        "logit scale"
+    )
+    citation = CLIP
+    tags = ("clip",)
 
     objective_name = "clip"
     uses_logit_scale = True  # reads EmbeddingBatch.logit_scale

@@ -17,6 +17,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from ..batch import EmbeddingBatch
+from ..citations import DINO
 from ..distributed import is_distributed
 from ..negatives import Negatives
 from .base import Objective
@@ -68,6 +69,13 @@ class DINO(Objective):
             ``warmup_teacher_temperature_steps`` optimizer steps (paper: 0.04 over 30 epochs); None: no warm-up.
         center_momentum: m (paper: 0.9).
     """
+
+    card_summary = (
+        "DINO (Caron et al., 2021): self-distillation, the student's softmax over prototypes matches the centred,"
+        " sharpened teacher's on the other views"
+    )
+    citation = DINO
+    tags = ("dino",)
 
     objective_name = "dino"
 

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from ..batch import EmbeddingBatch
+from ..citations import CPC, SIMCLR
 from ..negatives import Negatives
 from ..temperature import Temperature
 from .base import Objective, l2_normalize, masked_fill_min, similarity_logits
@@ -119,6 +120,13 @@ class InfoNCE(_SoftmaxObjective):
         negatives: candidate source; in-batch gathered across processes by default.
     """
 
+    card_summary = (
+        "InfoNCE (van den Oord et al., 2018): softmax cross-entropy of each query against its positive among all "
+        "candidates"
+    )
+    citation = CPC
+    tags = ("info-nce",)
+
     objective_name = "info_nce"
 
     def __init__(
@@ -155,6 +163,13 @@ class InfoNCE(_SoftmaxObjective):
 class NTXent(_SoftmaxObjective):
     """NT-Xent (SimCLR): both views are anchors; each is contrasted with all other 2N - 1 views of the
     global batch (gathered with gradient through ``negatives``). ``similarity`` as in ``InfoNCE``."""
+
+    card_summary = (
+        "NT-Xent (Chen et al., 2020): both views are anchors, each contrasted with the 2N - 1 other views of the "
+        "batch"
+    )
+    citation = SIMCLR
+    tags = ("simclr",)
 
     objective_name = "nt_xent"
 

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ..batch import EmbeddingBatch
+from ..citations import LIFTED_STRUCTURED
 from ..negatives import Negatives
 from .base import Objective, masked_fill_min
 from .distances import NONNEGATIVE_DISTANCES, Distance, get_distance
@@ -68,6 +69,13 @@ class LiftedStructured(Objective):
         normalize: L2-normalise first (the paper does not).
         miner: injected from the config's ``miner``, or None (all pairs).
     """
+
+    card_summary = (
+        "Lifted structured loss (Oh Song et al., 2016): each positive pair against a smooth maximum over the "
+        "negatives of both its ends"
+    )
+    citation = LIFTED_STRUCTURED
+    tags = ("lifted-structured-loss",)
 
     objective_name = "lifted_structured"
     distance_key = "distance"

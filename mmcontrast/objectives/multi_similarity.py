@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ..batch import EmbeddingBatch
+from ..citations import MULTI_SIMILARITY
 from ..negatives import Negatives
 from .base import Objective, masked_fill_min
 from .distances import Distance
@@ -50,6 +51,13 @@ class MultiSimilarity(Objective):
         similarity: the kind compared after ``normalize`` (dot: cosine, as in the paper).
         miner: injected from the config's ``miner`` (the paper pairs it with ``multi_similarity``), or None.
     """
+
+    card_summary = (
+        "Multi-similarity loss (Wang et al., 2019): positive and negative pairs weighted by their self and "
+        "relative similarities"
+    )
+    citation = MULTI_SIMILARITY
+    tags = ("multi-similarity-loss",)
 
     objective_name = "multi_similarity"
     distance_key = "similarity"

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ..batch import EmbeddingBatch
+from ..citations import N_PAIR
 from ..negatives import Negatives
 from .base import Objective, l2_normalize, masked_fill_min
 from .distances import Distance
@@ -62,6 +63,13 @@ class NPair(Objective):
         similarity: the kind compared (dot product in the paper).
         symmetric: average with the positive -> anchor direction.
     """
+
+    card_summary = (
+        "Multi-class N-pair loss (Sohn, 2016): a softmax over the batch's positives with an L2 penalty on the "
+        "embeddings"
+    )
+    citation = N_PAIR
+    tags = ("n-pair-loss",)
 
     objective_name = "n_pair"
     distance_key = "similarity"

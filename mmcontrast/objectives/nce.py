@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..batch import EmbeddingBatch
+from ..citations import NCE
 from ..negatives import Negatives
 from ..temperature import Temperature
 from .base import Objective, l2_normalize
@@ -74,6 +75,13 @@ class NCE(Objective):
         normalize: L2-normalise embeddings; similarity: the kind compared after it (dot: cosine).
         negatives: where noise candidates come from (in-batch gathered across processes, a queue, ...).
     """
+
+    card_summary = (
+        "Binary noise-contrastive estimation (Gutmann & Hyvarinen, 2010): each candidate is classified as the "
+        "query's data sample or noise"
+    )
+    citation = NCE
+    tags = ("nce",)
 
     objective_name = "nce"
     distance_key = "similarity"

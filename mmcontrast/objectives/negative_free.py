@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from ..batch import EmbeddingBatch
+from ..citations import BARLOW_TWINS, BYOL, SIMSIAM, VICREG
 from ..distributed import gather_with_grad
 from ..negatives import Negatives
 from .base import Objective
@@ -87,6 +88,10 @@ class BYOL(Objective):
 
     Compose with ``predictor: {name: mlp, ...}``, ``target: {name: momentum}`` and ``symmetric: sum``."""
 
+    card_summary = "BYOL (Grill et al., 2020): the online prediction regresses the target projection"
+    citation = BYOL
+    tags = ("byol",)
+
     def __init__(self, negatives: Negatives | None = None) -> None:
         super().__init__(negatives)
 
@@ -98,6 +103,10 @@ class SimSiam(Objective):
     """SimSiam negative cosine between ``query`` (prediction) and ``positive`` (stop-gradient projection).
 
     Compose with ``predictor``, ``target: {name: stop_gradient}`` and ``symmetric: mean``."""
+
+    card_summary = "SimSiam (Chen & He, 2021): negative cosine between prediction and stop-gradient projection"
+    citation = SIMSIAM
+    tags = ("simsiam",)
 
     def __init__(self, negatives: Negatives | None = None) -> None:
         super().__init__(negatives)
@@ -114,6 +123,10 @@ class BarlowTwins(Objective):
         gather: standardise and correlate over all processes' rows (as the paper's global batch).
     """
 
+    card_summary = "Barlow Twins (Zbontar et al., 2021): cross-correlation of the two views pushed to the identity"
+    citation = BARLOW_TWINS
+    tags = ("barlow-twins",)
+
     def __init__(self, lambda_offdiag: float = 5e-3, gather: bool = True, negatives: Negatives | None = None) -> None:
         super().__init__(negatives)
         self.lambda_offdiag = lambda_offdiag
@@ -129,6 +142,10 @@ class BarlowTwins(Objective):
 class VICReg(Objective):
     """VICReg: invariance on the local rows (its mean over processes is the global mean), variance and
     covariance over the global batch (gathered with gradient when ``gather``). Paper weights 25 / 25 / 1."""
+
+    card_summary = "VICReg (Bardes et al., 2022): invariance, variance and covariance terms"
+    citation = VICREG
+    tags = ("vicreg",)
 
     def __init__(
         self,

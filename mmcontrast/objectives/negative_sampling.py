@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 
 from ..batch import EmbeddingBatch
+from ..citations import WORD2VEC
 from ..negatives import Negatives, NoNegatives
 from ..words.skipgram import negative_sampling_loss
 from .base import Objective
@@ -15,6 +16,13 @@ from .base import Objective
 
 class NegativeSampling(Objective):
     """SGNS over EmbeddingBatch(query (B, D), positive (B, D), negatives (B, K, D)) -> scalar."""
+
+    card_summary = (
+        "Skip-gram negative sampling (Mikolov et al., 2013): a logistic loss of each (center, context) pair "
+        "against K noise words"
+    )
+    citation = WORD2VEC
+    tags = ("word2vec",)
 
     objective_name = "negative_sampling"
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..batch import EmbeddingBatch
+from ..citations import HADSELL
 from ..negatives import Negatives
 from .base import Objective
 from .distances import NONNEGATIVE_DISTANCES, Distance
@@ -49,6 +50,13 @@ class PairwiseContrastive(Objective):
         negatives: candidate source (in-batch, gathered across processes, by default).
         miner: injected from the config's ``miner``, or None.
     """
+
+    card_summary = (
+        "Pairwise contrastive loss (Hadsell et al., 2006): positive pairs pulled together, negative pairs pushed "
+        "beyond a margin"
+    )
+    citation = HADSELL
+    tags = ("contrastive-loss",)
 
     objective_name = "pairwise_contrastive"
     distance_key = "distance"

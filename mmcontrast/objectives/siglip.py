@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..batch import EmbeddingBatch
+from ..citations import SIGLIP
 from ..negatives import Negatives
 from ..temperature import Temperature
 from .base import Objective, l2_normalize
@@ -70,6 +71,12 @@ class SigLIP(Objective):
         similarity: the kind compared after ``normalize`` (``dot``: cosine with ``normalize``, the paper's;
             ``euclidean``, ``squared_euclidean``, ``manhattan`` are negated distances).
     """
+
+    card_summary = (
+        "SigLIP loss (Zhai et al., 2023): pairwise sigmoid loss over every image-caption pair with a learned bias"
+    )
+    citation = SIGLIP
+    tags = ("siglip",)
 
     uses_logit_scale = True  # reads EmbeddingBatch.logit_scale
     distance_key = "similarity"

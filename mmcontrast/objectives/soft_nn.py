@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..batch import EmbeddingBatch
+from ..citations import SOFT_NEAREST_NEIGHBOUR
 from ..negatives import Negatives
 from ..temperature import Temperature
 from .base import Objective, masked_fill_min
@@ -50,6 +51,13 @@ class SoftNearestNeighbour(Objective):
         similarity: the kind compared after ``normalize`` (negated squared Euclidean distance in the paper).
         normalize: L2-normalise first (the paper does not; without it use a larger T).
     """
+
+    card_summary = (
+        "Soft nearest neighbour loss (Frosst et al., 2019): the log-probability of a same-class neighbour under a"
+        " softmax over distances"
+    )
+    citation = SOFT_NEAREST_NEIGHBOUR
+    tags = ("soft-nearest-neighbour-loss",)
 
     objective_name = "soft_nearest_neighbour"
     distance_key = "similarity"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from ..batch import EmbeddingBatch
+from ..citations import SUPCON
 from ..distributed import gather_no_grad
 from ..negatives import Negatives
 from ..temperature import Temperature
@@ -60,6 +61,10 @@ def supcon(
 class SupCon(Objective):
     """SupCon over ``EmbeddingBatch(query, positive?, labels)``: one or two views per sample, labels required.
     ``similarity`` is the kind compared after ``normalize`` (dot, hence cosine, by default)."""
+
+    card_summary = "Supervised contrastive loss (Khosla et al., 2020): all samples sharing a label are positives"
+    citation = SUPCON
+    tags = ("supcon",)
 
     objective_name = "supcon"
     distance_key = "similarity"

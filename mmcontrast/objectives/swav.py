@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..batch import EmbeddingBatch
+from ..citations import SWAV
 from ..distributed import is_distributed, world_size
 from ..negatives import Negatives
 from .base import Objective
@@ -64,6 +65,10 @@ class SwAV(Objective):
         epsilon, sinkhorn_iterations: Sinkhorn settings (0.05, 3).
         freeze_prototypes_steps: prototypes get no gradient for this many optimizer steps (paper: first epoch).
     """
+
+    card_summary = "SwAV (Caron et al., 2020): swapped prediction of Sinkhorn cluster assignments over prototypes"
+    citation = SWAV
+    tags = ("swav",)
 
     def __init__(
         self,

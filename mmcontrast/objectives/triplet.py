@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from ..batch import EmbeddingBatch
+from ..citations import BATCH_HARD
 from ..negatives import Negatives
 from .base import Objective
 from .distances import Distance, pairwise_distance
@@ -82,6 +83,13 @@ class BatchHardTriplet(Objective):
         negatives: where the pool comes from (in-batch, gathered across processes, by default).
         miner: injected from the config's ``miner``, or None for batch-hard.
     """
+
+    card_summary = (
+        "Batch-hard triplet loss (Hermans et al., 2017): each anchor's hardest positive closer than its hardest "
+        "negative by a margin (or the miner's triplets)"
+    )
+    citation = BATCH_HARD
+    tags = ("triplet-loss",)
 
     objective_name = "triplet"
     distance_key = "distance"

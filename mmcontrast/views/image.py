@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from ..citations import SIMCLR
 from ..registry import closest
 from ..value_types import describe, matches
 from .augment import AugmentConfig, ImageAugmentation
@@ -93,6 +94,13 @@ class TwoViewAugment(ImageView):
             ``augment2: {blur_p: 0.1, solarize_p: 0.2}``.
         seed, device: injected by the trainer (seed differs per process).
     """
+
+    card_summary = (
+        "Two augmented views (SimCLR, Chen et al., 2020): every image becomes two independently augmented views "
+        "(random resized crop, flip, colour jitter, grayscale, blur; optionally solarize and rotation, and "
+        "different settings for the second view); the two views of an image are positives"
+    )
+    citation = SIMCLR
 
     name = "two_view_augment"
 

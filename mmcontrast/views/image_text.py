@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from ..citations import CLIP
 from ..data.image_text import captions_of
 from .base import ViewBatch, column
 from .image import ImageAugmentation, ImageView, augment_config
@@ -29,6 +30,12 @@ class ImageCaption(ImageView):
             resized crop / flip / jitter of the images; none by default (CLIP trains on plain resized images).
         seed, device: injected by the trainer (seed differs per process).
     """
+
+    card_summary = (
+        "Image-caption pairs (CLIP, Radford et al., 2021): each image is the query and one of its captions the "
+        "positive, the other captions of the batch negatives"
+    )
+    citation = CLIP
 
     name = "image_caption"
 

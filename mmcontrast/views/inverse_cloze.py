@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from ..citations import ICT
 from .base import View, ViewBatch
 from .sentences import batch_sentences, randint, seeded
 
@@ -26,6 +27,13 @@ class InverseCloze(View):
         separator: joins sentences into the context passage.
         seed: injected by the trainer; seeds ``self.generator``.
     """
+
+    card_summary = (
+        "Inverse cloze task (ORQA, Lee et al., 2019): a sentence is a pseudo-question and the passage around it, "
+        "without it, is its positive"
+    )
+    citation = ICT
+    tags = ("inverse-cloze-task",)
 
     generator: torch.Generator
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from ..citations import PIRL
 from .augment import ImageAugmentation, _pair, _rand, resized_crop
 from .base import ViewBatch
 from .image import ImageView, augment_config
@@ -84,6 +85,13 @@ class Jigsaw(ImageView):
         encode_tiles: pass the tiles instead of the reassembled image (needs ``tile_head`` in the config).
         seed, device: injected by the trainer.
     """
+
+    card_summary = (
+        "Jigsaw (PIRL, Misra & van der Maaten, 2020): every image and a copy with its tiles shuffled are "
+        "positives"
+    )
+    citation = PIRL
+    tags = ("pirl",)
 
     name = "jigsaw"
 

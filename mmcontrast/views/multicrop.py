@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from ..citations import SWAV
 from .augment import ImageAugmentation
 from .base import ViewBatch
 from .image import ImageView, augment_config
@@ -29,6 +30,12 @@ class MultiCrop(ImageView):
         augment2: overrides of ``augment`` for the second global crop (DINO-style asymmetry), default none.
         seed, device: injected by the trainer.
     """
+
+    card_summary = (
+        "Multi-crop (SwAV, Caron et al., 2020): two global crops and several small local crops of every image; "
+        "all crops of an image are positives"
+    )
+    citation = SWAV
 
     name = "multi_crop"
 

@@ -7,6 +7,7 @@ from typing import Any, Sequence
 
 import torch
 
+from ..citations import DPR, TITLE_BODY
 from ..data.errors import DataError
 from .base import View, ViewBatch, column
 from .sentences import by_role, randint, row_name, seeded
@@ -31,6 +32,12 @@ class TitleBody(View):
         title_column: the query column (``documents`` rows with ``require_title: true``: ``title``).
         body_column: the positive column (``documents`` rows: ``text``, the joined sentences).
     """
+
+    card_summary = (
+        "Title/body pairs (Chang et al., 2020): a document's title and its body are positives, the other bodies "
+        "of the batch negatives"
+    )
+    citation = TITLE_BODY
 
     def __init__(self, title_column: str = "title", body_column: str = "text") -> None:
         self.title_column, self.body_column = title_column, body_column
@@ -64,6 +71,13 @@ class QueryPassage(View):
         with_replacement: pad short lists by drawing with replacement instead of failing.
         seed: injected by the trainer; seeds ``self.generator``.
     """
+
+    card_summary = (
+        "Query/passage rows (DPR, Karpukhin et al., 2020): questions with their passages as positives and "
+        "optional hard-negative passages"
+    )
+    citation = DPR
+    tags = ("dense-retrieval",)
 
     generator: torch.Generator
 

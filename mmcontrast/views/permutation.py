@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import torch
 
+from ..citations import ALBERT, BART
 from ..data.errors import DataError
 from .base import View, ViewBatch
 from .sentences import batch_sentences, by_role, randint, row_name, seeded
@@ -97,6 +98,12 @@ class SentencePermutation(View):
             gives its shortest one. None: any passage.
         seed: injected by the trainer; seeds ``self.generator``.
     """
+
+    card_summary = (
+        "Sentence permutation (after BART, Lewis et al., 2020, and ALBERT, Lan et al., 2020): a passage in its "
+        "original order is the positive of its anchor view, shuffles of its sentences are hard negatives"
+    )
+    citation = BART + "\n\n" + ALBERT
 
     generator: torch.Generator
 

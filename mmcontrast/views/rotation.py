@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from ..citations import ROTATION
 from .augment import ImageAugmentation, _pair, _rand, rotate90
 from .base import ViewBatch
 from .image import ImageView, augment_config
@@ -36,6 +37,12 @@ class Rotation(ImageView):
         predict_rotation: labels = rotation class instead of a positive view.
         seed, device: injected by the trainer.
     """
+
+    card_summary = (
+        "Rotation (Gidaris et al., 2018): images rotated by random multiples of 90 degrees (as positives, or with"
+        " the rotation as label)"
+    )
+    citation = ROTATION
 
     name = "rotation"
 

@@ -15,6 +15,7 @@ from typing import Any, Sequence
 
 import torch
 
+from ..citations import QUICK_THOUGHTS
 from ..data.errors import DataError
 from .base import Items, View, ViewBatch, column
 
@@ -85,6 +86,13 @@ class NextSentence(View):
         num_hard_negatives: K same-document hard negatives per anchor (rows need ``window + 2`` sentences).
         seed: injected by the trainer; seeds ``self.generator``.
     """
+
+    card_summary = (
+        "Next sentence (quick thoughts, Logeswaran & Lee, 2018): a sentence and a sentence near it in the same "
+        "document are positives, the other sentences of the batch negatives"
+    )
+    citation = QUICK_THOUGHTS
+    tags = ("quick-thoughts",)
 
     generator: torch.Generator
 

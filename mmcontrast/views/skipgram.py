@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import View, ViewBatch, column
+from ..citations import WORD2VEC
 from ..words.skipgram import NoiseSampler, load_vocabulary
 
 
@@ -18,6 +19,13 @@ class SkipGram(View):
         power: exponent of the unigram counts.
         seed: injected by the trainer; seeds the noise generator (checkpointed with the run).
     """
+
+    card_summary = (
+        "Skip-gram (word2vec, Mikolov et al., 2013): (center, context) word pairs with K noise words drawn from "
+        "the unigram distribution to the power 3/4"
+    )
+    citation = WORD2VEC
+    tags = ("word2vec",)
 
     def __init__(self, vocabulary: dict[str, Any], num_negatives: int = 5, power: float = 0.75,
                  center_column: str = "center", context_column: str = "context", seed: int = 0) -> None:

@@ -5,12 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..citations import SIMCSE
 from .base import View, ViewBatch, column
 
 
 class SimCSEUnsupervised(View):
     """Dropout twins: every sentence is its own positive. The model encodes query and positive in ONE
     forward over the doubled batch, so the two views differ only by their dropout masks."""
+
+    card_summary = (
+        "Unsupervised SimCSE (Gao et al., 2021): every sentence is its own positive; the model encodes each "
+        "sentence twice in one forward pass and the two views differ only by their dropout masks"
+    )
+    citation = SIMCSE
+    tags = ("simcse",)
 
     def __init__(self, column: str = "text") -> None:
         self.column = column
@@ -22,6 +30,13 @@ class SimCSEUnsupervised(View):
 
 class SimCSESupervised(View):
     """NLI triplets: anchor (premise), positive (entailment), and the contradiction as a hard negative."""
+
+    card_summary = (
+        "Supervised SimCSE (Gao et al., 2021): (anchor, positive[, hard negative]) rows, e.g. NLI premises with "
+        "their entailment as the positive and their contradiction as a hard negative"
+    )
+    citation = SIMCSE
+    tags = ("simcse",)
 
     def __init__(self, anchor: str = "anchor", positive: str = "positive", negative: str | None = "negative") -> None:
         self.anchor, self.positive, self.negative = anchor, positive, negative

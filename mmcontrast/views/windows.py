@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..citations import CPC
 from .base import View, ViewBatch
 from .sentences import batch_sentences, randint, seeded
 
@@ -21,6 +22,13 @@ class SentenceWindows(View):
         length: T, sentences per window (>= 2).
         seed: injected by the trainer.
     """
+
+    card_summary = (
+        "Sentence windows (CPC, van den Oord et al., 2018): windows of consecutive sentences of a document, the "
+        "input of contrastive predictive coding"
+    )
+    citation = CPC
+    tags = ("cpc",)
 
     def __init__(self, column: str = "sentences", length: int = 4, seed: int = 0) -> None:
         if isinstance(length, bool) or not isinstance(length, int) or length < 2:
