@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import importlib
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,9 @@ from mmcontrast.export.card_components import CARD_AXES
 from conftest import ROOT
 
 AXES = sorted({axis for _, axis in CARD_AXES})
-COMPONENTS = [(axis, name) for axis in AXES for name in _registry(axis).names()]
+# mmcontrast's own components (a test may have registered an example, e.g. examples/cosine_margin_objective.py)
+COMPONENTS = [(axis, name) for axis in AXES for name in _registry(axis).names()
+              if _registry(axis).get(name).__module__.startswith("mmcontrast.")]
 CITES_A_PAPER = re.compile(r"\b(19|20)\d\d\)")  # "(Gao et al., 2021)", "(Sohn, 2016)"
 
 
@@ -27,6 +31,7 @@ def _entries(citation: str) -> list[str]:
 def test_the_card_covers_every_component_registry() -> None:
     assert set(AXES) == {"views", "encoders", "heads", "tile_heads", "targets", "negatives", "objectives", "miners"}
     assert all(_registry(axis).names() for axis in AXES)
+    assert {a for a, _ in COMPONENTS} == set(AXES)
 
 
 @pytest.mark.parametrize(("axis", "name"), COMPONENTS, ids=[f"{a}:{n}" for a, n in COMPONENTS])
@@ -63,7 +68,7 @@ def _card(tmp_path: Path, key: str, component: dict, modality: str = "vision") -
 
 @pytest.mark.parametrize(("key", "axis"), [(k, a) for k, a in CARD_AXES if k not in ("passage_head", "predictor")])
 def test_a_card_lists_the_components_of_its_run(tmp_path: Path, key: str, axis: str) -> None:
-    for name in _registry(axis).names():
+    for name in [n for a, n in COMPONENTS if a == axis]:
         cls = _registry(axis).get(name)
         card = _card(tmp_path, key, {"name": name})
         assert f"(`{name}`" in card and cls.card_summary in card, f"{axis} '{name}' missing from the card"
@@ -93,3 +98,14 @@ def test_image_text_card_comes_from_the_components_too(tmp_path: Path) -> None:
     assert "SigLIP loss (Zhai et al., 2023)" in card and "Image-caption pairs (CLIP" in card
     assert "@inproceedings{zhai2023siglip," in card and "@inproceedings{radford2021clip," in card
     assert "| zero_shot/accuracy | – | 0.5000 |" in card and "```yaml\n" in card
+
+
+def test_an_extension_describes_itself_on_the_card(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "examples"))
+    try:
+        example = importlib.import_module("cosine_margin_objective")  # registers 'cosine_margin'
+    finally:
+        sys.path.remove(str(ROOT / "examples"))
+    card = _card(tmp_path, "objective", {"name": "cosine_margin", "margin": 0.2})
+    assert example.CosineMargin.card_summary in card and "@inproceedings{wang2018cosface," in card
+    assert "- **Margin**: 0.2" in card and "cosine-margin" in yaml.safe_load(card.split("---\n", 2)[1])["tags"]

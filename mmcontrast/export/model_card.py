@@ -34,7 +34,8 @@ def _method_section(cfg: Any) -> str:
             + (" (initial value, learned)" if learnable else " (fixed)")
         )
     if obj_params.get("margin") is not None:
-        lines.append(f"- **Margin**: {float(obj_params['margin']):g} ({obj_params.get('distance', '')} distance)")
+        distance = f" ({obj_params['distance']} distance)" if obj_params.get("distance") else ""
+        lines.append(f"- **Margin**: {float(obj_params['margin']):g}{distance}")
     if "normalize" in obj_params:
         lines.append(f"- **Similarity**: {'cosine' if obj_params['normalize'] else 'dot product'} in the loss")
     neg_params = component_params(negatives, "negatives")
