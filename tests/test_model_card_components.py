@@ -11,16 +11,23 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mmcontrast.config import Config, _registry, load_config
+from mmcontrast.config import Config, load_config
+from mmcontrast.encoders import ENCODERS, HEADS, TARGETS, TILE_HEADS
 from mmcontrast.export import write_dual_encoder_card, write_model_card
 from mmcontrast.export.card_components import CARD_AXES
+from mmcontrast.miners import MINERS
+from mmcontrast.negatives import NEGATIVES
+from mmcontrast.objectives import OBJECTIVES
+from mmcontrast.views import VIEWS
 
 from conftest import ROOT
 
+REGISTRIES = {"views": VIEWS, "encoders": ENCODERS, "heads": HEADS, "tile_heads": TILE_HEADS, "targets": TARGETS,
+              "negatives": NEGATIVES, "objectives": OBJECTIVES, "miners": MINERS}
 AXES = sorted({axis for _, axis in CARD_AXES})
 # mmcontrast's own components (a test may have registered an example, e.g. examples/cosine_margin_objective.py)
-COMPONENTS = [(axis, name) for axis in AXES for name in _registry(axis).names()
-              if _registry(axis).get(name).__module__.startswith("mmcontrast.")]
+COMPONENTS = [(axis, name) for axis in AXES for name in REGISTRIES[axis].names()
+              if REGISTRIES[axis].get(name).__module__.startswith("mmcontrast.")]
 CITES_A_PAPER = re.compile(r"\b(19|20)\d\d\)")  # "(Gao et al., 2021)", "(Sohn, 2016)"
 
 
@@ -29,14 +36,14 @@ def _entries(citation: str) -> list[str]:
 
 
 def test_the_card_covers_every_component_registry() -> None:
-    assert set(AXES) == {"views", "encoders", "heads", "tile_heads", "targets", "negatives", "objectives", "miners"}
-    assert all(_registry(axis).names() for axis in AXES)
+    assert set(AXES) == set(REGISTRIES)
+    assert all(REGISTRIES[axis].names() for axis in AXES)
     assert {a for a, _ in COMPONENTS} == set(AXES)
 
 
 @pytest.mark.parametrize(("axis", "name"), COMPONENTS, ids=[f"{a}:{n}" for a, n in COMPONENTS])
 def test_every_component_carries_its_card_text(axis: str, name: str) -> None:
-    cls = _registry(axis).get(name)
+    cls = REGISTRIES[axis].get(name)
     own = vars(cls)
     assert "card_summary" in own, f"{axis} '{name}' ({cls.__name__}) has no card_summary of its own"
     summary = own["card_summary"]
@@ -69,7 +76,7 @@ def _card(tmp_path: Path, key: str, component: dict, modality: str = "vision") -
 @pytest.mark.parametrize(("key", "axis"), [(k, a) for k, a in CARD_AXES if k not in ("passage_head", "predictor")])
 def test_a_card_lists_the_components_of_its_run(tmp_path: Path, key: str, axis: str) -> None:
     for name in [n for a, n in COMPONENTS if a == axis]:
-        cls = _registry(axis).get(name)
+        cls = REGISTRIES[axis].get(name)
         card = _card(tmp_path, key, {"name": name})
         assert f"(`{name}`" in card and cls.card_summary in card, f"{axis} '{name}' missing from the card"
         for entry in _entries(getattr(cls, "citation", None) or ""):
