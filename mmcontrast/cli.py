@@ -75,7 +75,7 @@ def _add_debug(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--debug", action="store_true", help="show the full traceback of an error")
 
 
-def metrics_table(before: dict[str, float], after: dict[str, float]) -> str:
+def before_after_table(before: dict[str, float], after: dict[str, float]) -> str:
     """A before/after table of evaluation metrics."""
     width = max(len(k) for k in after) + 2
     lines = [f"{'metric':<{width}}{'before':>10}{'after':>10}{'change':>10}"]
@@ -160,7 +160,7 @@ def _run(args: argparse.Namespace) -> int:
 
         result = train(cfg, overwrite=args.overwrite, allow_config_change=args.allow_config_change)
         if result.final_metrics:
-            print(metrics_table(result.initial_metrics, result.final_metrics))
+            print(before_after_table(result.initial_metrics, result.final_metrics))
         if result.export_path is not None:
             print(f"exported to {result.export_path}")
         return 0

@@ -156,7 +156,7 @@ def test_target_keys_carry_no_gradient():
 def test_symmetric_sum_is_the_sum_of_both_directions_and_stop_gradient_blocks_the_key_branch():
     online = tiny_model()
     predictor = MLPHead(8, [16], 8)
-    learner = Learner(online, SimSiam(NoNegatives()), predictor, StopGradientTarget(), symmetric="sum")
+    learner = Learner(online, SimSiam(NoNegatives()), predictor, StopGradientTarget(), swapped_direction="sum")
     images = torch.rand(6, 1, 8, 8)
     inputs = online.prepare(images)
     loss, _ = learner(inputs, RoleLayout(3, True, 0))
@@ -194,7 +194,7 @@ def test_pirl_tiled_queries_are_the_tile_head_of_per_tile_trunk_features_contras
     tile_head = TileHead(input_dim=online.encoder.embedding_dim, num_tiles=4, tile_dim=4, output_dim=8)
     bank = MemoryBankNegatives(num_samples=10, embedding_dim=8, num_negatives=5, momentum=0.5, seed=0)
     # symmetric mean: PIRL's two terms, g(tiles) and f(image) each against the memory entry of the sample
-    learner = Learner(online, InfoNCE(temperature=0.2, negatives=bank), symmetric="mean", tile_head=tile_head)
+    learner = Learner(online, InfoNCE(temperature=0.2, negatives=bank), swapped_direction="mean", tile_head=tile_head)
     images, tiles = torch.rand(3, 1, 8, 8), torch.rand(3, 4, 1, 4, 4)
     views = ViewBatch(query=tiles, positive=images, tiled_query=True)
     inputs, layout, crop_inputs = flatten_views(online, views)
@@ -332,7 +332,7 @@ def test_constant_lr_keeps_the_named_submodule_at_the_base_lr_while_the_rest_war
     from mmcontrast.training.optim import build_optimizer, build_scheduler, parameter_groups
 
     online = tiny_model()
-    learner = Learner(online, SimSiam(NoNegatives()), MLPHead(8, [16], 8), StopGradientTarget(), symmetric="mean")
+    learner = Learner(online, SimSiam(NoNegatives()), MLPHead(8, [16], 8), StopGradientTarget(), swapped_direction="mean")
     cfg = TrainConfig(optimizer="sgd", lr=0.1, scheduler="cosine", warmup_steps=2, weight_decay=1e-4,
                       constant_lr=["predictor"])
     optimizer = build_optimizer(learner, cfg)

@@ -102,7 +102,7 @@ def test_learner_sequence_hook_gives_the_cpc_loss_of_the_view_windows() -> None:
     z = torch.stack([Hashing().prepare(w)["counts"] for w in windows])  # (4, 4, 16)
     torch.testing.assert_close(loss, naive_info_nce(model.encoder.predictions(z), 0.1))
     assert first.query.shape == (12, 16)
-    learner_with_symmetric = Learner(model, info_nce(0.1), symmetric="sum")
+    learner_with_symmetric = Learner(model, info_nce(0.1), swapped_direction="sum")
     with pytest.raises(ValueError, match="needs a sequence encoder .*set: \\['symmetric'\\]"):
         learner_with_symmetric(inputs, layout)
 

@@ -53,7 +53,7 @@ def tiny_pirl_learner(bn_running_stats: str) -> Learner:
     online = ContrastiveModel(encoder, MLPHead(encoder.embedding_dim, [16], 8, batch_norm=False))
     tile_head = TileHead(input_dim=online.encoder.embedding_dim, num_tiles=4, tile_dim=4, output_dim=8)
     bank = MemoryBankNegatives(num_samples=10, embedding_dim=8, num_negatives=5, seed=0)
-    return Learner(online, InfoNCE(temperature=0.2, negatives=bank), symmetric="mean", tile_head=tile_head,
+    return Learner(online, InfoNCE(temperature=0.2, negatives=bank), swapped_direction="mean", tile_head=tile_head,
                    bn_running_stats=bn_running_stats)
 
 

@@ -131,7 +131,7 @@ def _require_file(path: Path, what: str) -> None:
                                 else f"BEIR {what} is not a file: {path}")
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
+def _nonblank_lines(path: Path) -> Iterator[tuple[int, str]]:
     """Yield ``(1-based line number, line)`` for the non-blank lines of a UTF-8 file."""
     try:
         with open(path, encoding="utf-8") as f:
@@ -162,7 +162,7 @@ def read_jsonl(path: Path, with_title: bool, skip_empty: bool) -> tuple[list[str
     texts: list[str] = []
     first_line: dict[str, int] = {}
     what = "passage" if with_title else "query"
-    for number, line in _lines(path):
+    for number, line in _nonblank_lines(path):
         where = f"{path}:{number}"
         try:
             row = json.loads(line)
@@ -197,7 +197,7 @@ def _read_qrels(path: Path) -> list[tuple[int, str, str, int]]:
     """``(line, query id, passage id, grade)`` rows of a qrels TSV; the header line is optional."""
     rows: list[tuple[int, str, str, int]] = []
     first_line: dict[tuple[str, str], int] = {}
-    for index, (number, line) in enumerate(_lines(path)):
+    for index, (number, line) in enumerate(_nonblank_lines(path)):
         fields = line.split("\t")
         if len(fields) != 3:
             raise ValueError(f"{path}:{number}: expected 3 tab-separated fields (query-id, corpus-id, score), "

@@ -28,7 +28,7 @@ class RowsDataset(Dataset):
         return self.rows[index]
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
+def _numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
     """(1-based line number, text without its line ending) of each line. Lines end at ``\\n`` only (a ``\\r\\n``
     ending is stripped), as editors and ``wc -l`` count them: each line is decoded on its own, so bytes that are not
     UTF-8 are reported on their own line (decoding the file in chunks reported the line the chunk started after), and
@@ -49,7 +49,7 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
 def text_lines(path: str, column: str = "text", limit: int | None = None) -> RowsDataset:
     """One text per line (blank lines skipped): rows ``{column: text}``. ``limit`` keeps the first rows."""
     rows = []
-    for _, line in _lines(Path(path)):
+    for _, line in _numbered_lines(Path(path)):
         if line.strip():
             rows.append({column: line.strip()})
             if limit is not None and len(rows) >= limit:
@@ -73,7 +73,7 @@ def tsv(
     """
     rows: list[dict[str, Any]] = []
     names = list(columns) if columns else None
-    for line_no, line in _lines(Path(path)):
+    for line_no, line in _numbered_lines(Path(path)):
         if not line.strip():
             continue
         fields = line.split("\t")

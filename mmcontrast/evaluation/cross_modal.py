@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from .base import Encoder, Evaluator, check_inputs, encode, encode_unique_texts
 
 
-def recall_at_k(similarity: torch.Tensor, relevant: torch.Tensor, ks: Sequence[int],
-                chunk_size: int = 1024) -> dict[int, float]:
+def score_matrix_recall_at_k(similarity: torch.Tensor, relevant: torch.Tensor, ks: Sequence[int],
+                             chunk_size: int = 1024) -> dict[int, float]:
     """Recall@K of queries (rows) over candidates (columns).
 
     Args:
@@ -77,8 +77,8 @@ class CrossModalRetrievalEvaluator(Evaluator):
         relevant = torch.zeros_like(similarity, dtype=torch.bool)
         for i, group in enumerate(self.captions):
             relevant[i, [row_of[c] for c in group]] = True
-        image_to_text = recall_at_k(similarity, relevant, self.ks)
-        text_to_image = recall_at_k(similarity.T.contiguous(), relevant.T.contiguous(), self.ks)
+        image_to_text = score_matrix_recall_at_k(similarity, relevant, self.ks)
+        text_to_image = score_matrix_recall_at_k(similarity.T.contiguous(), relevant.T.contiguous(), self.ks)
         metrics = {self.key(f"image_to_text/R@{k}"): v for k, v in image_to_text.items()}
         metrics.update({self.key(f"text_to_image/R@{k}"): v for k, v in text_to_image.items()})
         metrics[self.key("mean_recall")] = sum(metrics.values()) / len(metrics)

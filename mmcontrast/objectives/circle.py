@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 import torch
 import torch.nn.functional as F
 
-from ..batch import EmbeddingBatch
 from ..citations import CIRCLE
 from ..negatives import Negatives
-from .base import Objective, masked_fill_min
+from .base import masked_fill_min
 from .distances import Distance, check_kind
-from .pool import global_mean, labelled_pool, mined_pairs
+from .pair_loss import PairInputs, PairLoss
+from .pool import global_batch_mean
 
 if TYPE_CHECKING:
     from ..miners import Miner
@@ -47,7 +47,7 @@ def circle(similarities: torch.Tensor, positive: torch.Tensor, negative: torch.T
     return circle_terms(similarities, positive, negative, margin, gamma).sum() / valid.sum().clamp_min(1)
 
 
-class Circle(Objective):
+class Circle(PairLoss):
     """Circle loss over ``EmbeddingBatch`` (labels, or a positive view as a class of two), anchors (local views)
     against the global pool of views; a miner selects the pairs.
 
@@ -68,6 +68,7 @@ class Circle(Objective):
 
     objective_name = "circle"
     distance_key = "similarity"
+    loss_description = "circle loss"
     accepted_distances = ("cosine", "dot")
     distance_requirement = "its optima 1 + m and -m assume a similarity in [-1, 1]"
 
@@ -80,13 +81,9 @@ class Circle(Objective):
         negatives: Negatives | None = None,
         miner: Miner | None = None,
     ) -> None:
-        super().__init__(negatives)
+        super().__init__(similarity, normalize, negatives, miner)
         self.margin = margin
         self.gamma = gamma
-        self.similarity = similarity
-        self.kind = self.resolve_kind(similarity, {"normalize": normalize})
-        self.normalize = normalize
-        self.miner = miner
 
     @classmethod
     def check_params(cls, params: dict[str, Any], name: str | None = None) -> None:
@@ -95,10 +92,7 @@ class Circle(Objective):
             check_kind(name or cls.objective_name, "similarity", "dot", ("cosine",),
                        cls.distance_requirement + ", and a dot product is bounded only with normalize: true")
 
-    def forward(self, batch: EmbeddingBatch) -> torch.Tensor:
-        transform = (lambda v: F.normalize(v, dim=-1)) if self.normalize else None
-        lp = labelled_pool(batch, self.negatives, transform, "circle loss", self)
-        similarities = self.kind.similarity(lp.anchors, lp.pool)
-        positive, negative = mined_pairs(self.miner, similarities, *lp.masks())
-        valid = positive.any(1) & negative.any(1)
-        return global_mean(circle_terms(similarities, positive, negative, self.margin, self.gamma).sum(), valid.sum())
+    def loss(self, inputs: PairInputs) -> torch.Tensor:
+        positive, negative = inputs.positive, inputs.negative
+        terms = circle_terms(inputs.matrix, positive, negative, self.margin, self.gamma)
+        return global_batch_mean(terms.sum(), (positive.any(1) & negative.any(1)).sum())

@@ -41,7 +41,7 @@ def dino_loss(student: torch.Tensor, teacher: torch.Tensor, center: torch.Tensor
 
 
 @torch.no_grad()
-def global_mean(rows: torch.Tensor) -> torch.Tensor:
+def mean_over_processes(rows: torch.Tensor) -> torch.Tensor:
     """Mean over the rows of ALL processes: (N_local, K) -> (K,) (sums and counts are all-reduced)."""
     total = rows.detach().float().sum(dim=0)
     count = torch.tensor(float(rows.shape[0]), device=rows.device)
@@ -134,7 +134,7 @@ class DINO(Objective):
         calls it once per training loss computation)."""
         teacher = torch.cat([b.positive for b in batches if b.positive is not None])
         m = self.center_momentum
-        self.center.mul_(m).add_(global_mean(teacher).to(self.center.dtype), alpha=1.0 - m)
+        self.center.mul_(m).add_(mean_over_processes(teacher).to(self.center.dtype), alpha=1.0 - m)
 
     def after_optimizer_step(self, step: int, total_steps: int) -> None:
         self.steps.fill_(step)

@@ -75,7 +75,7 @@ def nt_xent(view1: torch.Tensor, view2: torch.Tensor, temperature: float | torch
     return info_nce(pool, pool, positive_index, temperature, exclude_index=rows, similarity=similarity)
 
 
-class _SoftmaxObjective(Objective):
+class SoftmaxObjective(Objective):
     """Shared settings of softmax-over-candidates objectives: temperature (fixed or learnable, clamped),
     L2 normalisation (``normalize``) and the similarity kind applied after it (``similarity``: dot by default,
     hence cosine with ``normalize``; euclidean, squared_euclidean and manhattan distances are negated)."""
@@ -106,7 +106,7 @@ class _SoftmaxObjective(Objective):
         return l2_normalize(batch.positive) if self.normalize else batch.positive
 
 
-class InfoNCE(_SoftmaxObjective):
+class InfoNCE(SoftmaxObjective):
     """InfoNCE over ``EmbeddingBatch(query, positive, negatives?)`` with candidates from ``negatives``.
 
     Args:
@@ -160,7 +160,7 @@ class InfoNCE(_SoftmaxObjective):
         return loss * (2 * tau) if self.scale_by_temperature else loss
 
 
-class NTXent(_SoftmaxObjective):
+class NTXent(SoftmaxObjective):
     """NT-Xent (SimCLR): both views are anchors; each is contrasted with all other 2N - 1 views of the
     global batch (gathered with gradient through ``negatives``). ``similarity`` as in ``InfoNCE``."""
 

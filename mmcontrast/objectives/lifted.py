@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 import torch
 import torch.nn.functional as F
 
-from ..batch import EmbeddingBatch
 from ..citations import LIFTED_STRUCTURED
 from ..negatives import Negatives
-from .base import Objective, masked_fill_min
+from .base import masked_fill_min
 from .distances import NONNEGATIVE_DISTANCES, Distance, get_distance
-from .pool import global_mean, labelled_pool, mined_pairs
+from .pair_loss import PairInputs, PairLoss
+from .pool import global_batch_mean
 
 if TYPE_CHECKING:
     from ..miners import Miner
@@ -58,7 +58,7 @@ def lifted_structured(embeddings: torch.Tensor, labels: torch.Tensor, margin: fl
     return 0.5 * terms.sum() / positive.sum().clamp_min(1)
 
 
-class LiftedStructured(Objective):
+class LiftedStructured(PairLoss):
     """Lifted structured loss over ``EmbeddingBatch`` (labels, or a positive view as a class of two). Anchors are
     the local views, the pool the global batch's views (gathered with gradient); N(j) of a pool row j is all of
     its negatives in the pool. A miner selects the positive pairs and the anchors' negatives N(i).
@@ -78,7 +78,7 @@ class LiftedStructured(Objective):
     tags = ("lifted-structured-loss",)
 
     objective_name = "lifted_structured"
-    distance_key = "distance"
+    loss_description = "lifted structured loss"
     accepted_distances = NONNEGATIVE_DISTANCES
     distance_requirement = "its J_ij adds D_ij to a log-sum of exp(alpha - D), which a distance that can go to " \
                            "minus infinity (dot) drives to minus infinity"
@@ -91,20 +91,13 @@ class LiftedStructured(Objective):
         negatives: Negatives | None = None,
         miner: Miner | None = None,
     ) -> None:
-        super().__init__(negatives)
+        super().__init__(distance, normalize, negatives, miner)
         self.margin = margin
-        self.distance = distance
-        self.kind = self.resolve_kind(distance)
-        self.normalize = normalize
-        self.miner = miner
 
-    def forward(self, batch: EmbeddingBatch) -> torch.Tensor:
-        transform = (lambda v: F.normalize(v, dim=-1)) if self.normalize else None
-        lp = labelled_pool(batch, self.negatives, transform, "lifted structured loss", self)
-        anchor_distances = self.kind.distance(lp.anchors, lp.pool)
-        pool_distances = self.kind.distance(lp.pool, lp.pool)
-        positive, negative = mined_pairs(self.miner, -anchor_distances, *lp.masks())
-        pool_negative = lp.pool_labels[:, None] != lp.pool_labels[None, :]
-        terms = lifted_structured_terms(anchor_distances, pool_distances, positive, negative, pool_negative,
-                                        self.margin)
-        return 0.5 * global_mean(terms.sum(), positive.sum())
+    def loss(self, inputs: PairInputs) -> torch.Tensor:
+        pool = inputs.pool
+        pool_distances = self.kind.distance(pool.pool, pool.pool)
+        pool_negative = pool.pool_labels[:, None] != pool.pool_labels[None, :]
+        terms = lifted_structured_terms(inputs.matrix, pool_distances, inputs.positive, inputs.negative,
+                                        pool_negative, self.margin)
+        return 0.5 * global_batch_mean(terms.sum(), inputs.positive.sum())

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 import torch
 import torch.nn.functional as F
 
-from ..batch import EmbeddingBatch
 from ..citations import MULTI_SIMILARITY
 from ..negatives import Negatives
-from .base import Objective, masked_fill_min
+from .base import masked_fill_min
 from .distances import Distance
-from .pool import global_mean, labelled_pool, mined_pairs
+from .pair_loss import PairInputs, PairLoss
+from .pool import global_batch_mean
 
 if TYPE_CHECKING:
     from ..miners import Miner
@@ -42,7 +42,7 @@ def multi_similarity(similarities: torch.Tensor, positive: torch.Tensor, negativ
     return multi_similarity_terms(similarities, positive, negative, alpha, beta, base).mean()
 
 
-class MultiSimilarity(Objective):
+class MultiSimilarity(PairLoss):
     """Multi-similarity loss over ``EmbeddingBatch`` (labels, or a positive view as a class of two): anchors (local
     views) against the global pool of views; the mean runs over all anchors of the global batch.
 
@@ -61,6 +61,7 @@ class MultiSimilarity(Objective):
 
     objective_name = "multi_similarity"
     distance_key = "similarity"
+    loss_description = "multi-similarity loss"
 
     def __init__(
         self,
@@ -72,17 +73,10 @@ class MultiSimilarity(Objective):
         negatives: Negatives | None = None,
         miner: Miner | None = None,
     ) -> None:
-        super().__init__(negatives)
+        super().__init__(similarity, normalize, negatives, miner)
         self.alpha, self.beta, self.base = alpha, beta, base
-        self.similarity = similarity
-        self.kind = self.resolve_kind(similarity)
-        self.normalize = normalize
-        self.miner = miner
 
-    def forward(self, batch: EmbeddingBatch) -> torch.Tensor:
-        transform = (lambda v: F.normalize(v, dim=-1)) if self.normalize else None
-        lp = labelled_pool(batch, self.negatives, transform, "multi-similarity loss", self)
-        similarities = self.kind.similarity(lp.anchors, lp.pool)
-        positive, negative = mined_pairs(self.miner, similarities, *lp.masks())
-        terms = multi_similarity_terms(similarities, positive, negative, self.alpha, self.beta, self.base)
-        return global_mean(terms.sum(), terms.shape[0])
+    def loss(self, inputs: PairInputs) -> torch.Tensor:
+        terms = multi_similarity_terms(inputs.matrix, inputs.positive, inputs.negative, self.alpha, self.beta,
+                                       self.base)
+        return global_batch_mean(terms.sum(), terms.shape[0])

@@ -29,10 +29,9 @@ from torch import nn
 from ..batch import EmbeddingBatch
 from ..citations import NCE
 from ..negatives import Negatives
-from ..temperature import Temperature
-from .base import Objective, l2_normalize
+from .base import l2_normalize
 from .distances import Distance
-from .info_nce import scaled_similarity
+from .info_nce import SoftmaxObjective, scaled_similarity
 
 
 def nce(
@@ -65,7 +64,7 @@ def nce(
     return F.binary_cross_entropy_with_logits(logits, target, reduction="sum") / logits.shape[0]
 
 
-class NCE(Objective):
+class NCE(SoftmaxObjective):
     """Binary NCE over ``EmbeddingBatch(query, positive, negatives?)`` with noise from ``negatives``.
 
     Args:
@@ -84,7 +83,6 @@ class NCE(Objective):
     tags = ("nce",)
 
     objective_name = "nce"
-    distance_key = "similarity"
 
     def __init__(
         self,
@@ -97,19 +95,12 @@ class NCE(Objective):
         similarity: Distance = "dot",
         negatives: Negatives | None = None,
     ) -> None:
-        super().__init__(negatives)
-        self.temperature = Temperature(temperature, learnable_temperature, max_logit_scale)
+        super().__init__(temperature, learnable_temperature, max_logit_scale, normalize, negatives, similarity)
         value = torch.tensor(float(log_partition))
         if learnable_partition:
             self.log_partition = nn.Parameter(value)
         else:
             self.register_buffer("log_partition", value, persistent=False)
-        self.normalize = normalize
-        self.similarity = similarity
-        self.resolve_kind(similarity)
-
-    def keys(self, batch: EmbeddingBatch) -> torch.Tensor | None:
-        return l2_normalize(batch.positive) if self.normalize else batch.positive
 
     def forward(self, batch: EmbeddingBatch) -> torch.Tensor:
         if batch.positive is None:
@@ -119,4 +110,4 @@ class NCE(Objective):
             query, positive, negatives = l2_normalize(query), l2_normalize(positive), l2_normalize(negatives)
         candidates, index = self.negatives.candidates(positive, negatives, batch.indices)
         self.require_negatives(candidates.shape[0])
-        return nce(query, candidates, index, 1.0 / self.temperature.scale(), self.log_partition, self.similarity)
+        return nce(query, candidates, index, 1.0 / self.logit_scale(batch), self.log_partition, self.similarity)

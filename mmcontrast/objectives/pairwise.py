@@ -10,9 +10,9 @@ import torch
 from ..batch import EmbeddingBatch
 from ..citations import HADSELL
 from ..negatives import Negatives
-from .base import Objective
 from .distances import NONNEGATIVE_DISTANCES, Distance
-from .pool import global_mean, labelled_pool, mined_pairs
+from .pair_loss import PairInputs, PairLoss
+from .pool import global_batch_mean
 
 if TYPE_CHECKING:
     from ..miners import Miner
@@ -36,7 +36,7 @@ def pairwise_contrastive(distances: torch.Tensor, is_positive: torch.Tensor, mar
     return 0.5 * (pos_term + neg_term)
 
 
-class PairwiseContrastive(Objective):
+class PairwiseContrastive(PairLoss):
     """Siamese contrastive loss over ``EmbeddingBatch(query, positive, negatives?)``.
 
     Without a miner: (query_i, positive_i) is a positive pair; query_i with every other candidate (other
@@ -59,7 +59,7 @@ class PairwiseContrastive(Objective):
     tags = ("contrastive-loss",)
 
     objective_name = "pairwise_contrastive"
-    distance_key = "distance"
+    loss_description = "pairwise contrastive loss with a miner"
     accepted_distances = NONNEGATIVE_DISTANCES
     distance_requirement = "its terms pull a distance to 0 and push it beyond a margin, so it needs a distance " \
                            "that is 0 for identical embeddings and never negative"
@@ -71,15 +71,12 @@ class PairwiseContrastive(Objective):
         negatives: Negatives | None = None,
         miner: Miner | None = None,
     ) -> None:
-        super().__init__(negatives)
+        super().__init__(distance, False, negatives, miner)
         self.margin = margin
-        self.distance = distance
-        self.kind = self.resolve_kind(distance)
-        self.miner = miner
 
     def forward(self, batch: EmbeddingBatch) -> torch.Tensor:
         if self.miner is not None:
-            return self._mined(batch)
+            return super().forward(batch)
         if batch.positive is None:
             raise ValueError("pairwise contrastive loss needs a positive for every query")
         candidates, index = self.negatives.candidates(batch.positive, batch.negatives, batch.indices)
@@ -88,10 +85,9 @@ class PairwiseContrastive(Objective):
         is_positive[torch.arange(batch.batch_size, device=distances.device), index] = True
         return pairwise_contrastive(distances.flatten(), is_positive.flatten(), self.margin)
 
-    def _mined(self, batch: EmbeddingBatch) -> torch.Tensor:
-        lp = labelled_pool(batch, self.negatives, None, "pairwise contrastive loss with a miner", self)
-        distances = self.kind.distance(lp.anchors, lp.pool)
-        positive, negative = mined_pairs(self.miner, -distances, *lp.masks())
-        pos_term = global_mean((distances**2 * positive).sum(), positive.sum())
-        neg_term = global_mean(((self.margin - distances).clamp_min(0) ** 2 * negative).sum(), negative.sum())
+    def loss(self, inputs: PairInputs) -> torch.Tensor:
+        """With a miner: the two terms as means over the mined pairs of the global batch."""
+        distances, positive, negative = inputs.matrix, inputs.positive, inputs.negative
+        pos_term = global_batch_mean((distances**2 * positive).sum(), positive.sum())
+        neg_term = global_batch_mean(((self.margin - distances).clamp_min(0) ** 2 * negative).sum(), negative.sum())
         return 0.5 * (pos_term + neg_term)

@@ -91,7 +91,7 @@ def labelled_pool(
     return LabelledPool(torch.cat(views), labels.repeat(len(views)), pool, pool_labels, self_index)
 
 
-def global_mean(total: torch.Tensor, count: torch.Tensor | int) -> torch.Tensor:
+def global_batch_mean(total: torch.Tensor, count: torch.Tensor | int) -> torch.Tensor:
     """``total`` (a local sum of per-term losses) divided so that the MEAN over processes of the returned local
     losses is the sum over all processes divided by the total count: the mean over the global batch, even when
     processes hold different numbers of terms (valid triplets, mined pairs, anchors with a positive). DDP averages

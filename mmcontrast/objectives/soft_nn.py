@@ -20,7 +20,7 @@ from ..temperature import Temperature
 from .base import Objective, masked_fill_min
 from .distances import Distance
 from .info_nce import scaled_similarity
-from .pool import global_mean, labelled_pool
+from .pool import global_batch_mean, labelled_pool
 
 
 def soft_nearest_neighbour_terms(logits: torch.Tensor, positive: torch.Tensor, is_self: torch.Tensor) -> torch.Tensor:
@@ -85,4 +85,4 @@ class SoftNearestNeighbour(Objective):
         is_self = torch.zeros_like(positive)
         is_self[torch.arange(positive.shape[0], device=positive.device), lp.self_index] = True
         terms = soft_nearest_neighbour_terms(logits, positive, is_self)
-        return global_mean(terms.sum(), positive.any(1).sum())
+        return global_batch_mean(terms.sum(), positive.any(1).sum())

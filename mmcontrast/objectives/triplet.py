@@ -6,14 +6,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import torch
-import torch.nn.functional as F
 
-from ..batch import EmbeddingBatch
 from ..citations import BATCH_HARD
 from ..negatives import Negatives
-from .base import Objective
 from .distances import Distance, pairwise_distance
-from .pool import global_mean, labelled_pool, mined_triplets
+from .pair_loss import PairInputs, PairLoss
+from .pool import global_batch_mean
 
 if TYPE_CHECKING:
     from ..miners import Miner
@@ -43,10 +41,15 @@ def batch_hard_triplet(
     same = anchor_labels[:, None] == pool_labels[None, :]
     is_self = torch.zeros_like(same)
     is_self[rows, self_index] = True
-    positive = same & ~is_self
-    negative = ~same
-    hardest_positive = dist.masked_fill(~positive, float("-inf")).amax(1)
-    hardest_negative = dist.masked_fill(~negative, float("inf")).amin(1)
+    return batch_hard_triplet_of_distances(dist, same & ~is_self, ~same, margin)
+
+
+def batch_hard_triplet_of_distances(distances: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor,
+                                    margin: float = 0.5) -> torch.Tensor:
+    """``batch_hard_triplet`` from the (A, M) anchor x pool distances and boolean (A, M) positive / negative
+    masks: the mean over anchors with a positive and a negative of relu(d(a, p_hard) - d(a, n_hard) + margin)."""
+    hardest_positive = distances.masked_fill(~positive, float("-inf")).amax(1)
+    hardest_negative = distances.masked_fill(~negative, float("inf")).amin(1)
     valid = positive.any(1) & negative.any(1)
     if not bool(valid.any()):
         raise ValueError("batch-hard triplet: no anchor has both a positive and a negative in the batch")
@@ -68,7 +71,7 @@ def triplet_margin(distances: torch.Tensor, triplets: torch.Tensor, margin: floa
     return (distances[a, p] - distances[a, n] + margin).clamp_min(0).sum()
 
 
-class BatchHardTriplet(Objective):
+class BatchHardTriplet(PairLoss):
     """Triplet margin loss over ``EmbeddingBatch``.
 
     With labels, samples of the same label are positives. Without labels, ``query[i]`` and ``positive[i]``
@@ -92,7 +95,8 @@ class BatchHardTriplet(Objective):
     tags = ("triplet-loss",)
 
     objective_name = "triplet"
-    distance_key = "distance"
+    loss_description = "triplet loss"
+    mined_as = "triplets"
 
     def __init__(
         self,
@@ -102,20 +106,10 @@ class BatchHardTriplet(Objective):
         negatives: Negatives | None = None,
         miner: Miner | None = None,
     ) -> None:
-        super().__init__(negatives)
+        super().__init__(distance, normalize, negatives, miner)
         self.margin = margin
-        self.distance = distance
-        self.kind = self.resolve_kind(distance)
-        self.normalize = normalize
-        self.miner = miner
 
-    def forward(self, batch: EmbeddingBatch) -> torch.Tensor:
-        transform = (lambda v: F.normalize(v, dim=-1)) if self.normalize else None
-        lp = labelled_pool(batch, self.negatives, transform, "triplet loss", self)
-        if self.miner is None:
-            return batch_hard_triplet(lp.anchors, lp.anchor_labels, lp.pool, lp.pool_labels, lp.self_index,
-                                      self.margin, self.distance)
-        distances = self.kind.distance(lp.anchors, lp.pool)
-        positive, negative = lp.masks()
-        triplets = mined_triplets(self.miner, -distances, positive, negative)
-        return global_mean(triplet_margin(distances, triplets, self.margin), triplets.shape[0])
+    def loss(self, inputs: PairInputs) -> torch.Tensor:
+        if inputs.triplets is None:
+            return batch_hard_triplet_of_distances(inputs.matrix, inputs.positive, inputs.negative, self.margin)
+        return global_batch_mean(triplet_margin(inputs.matrix, inputs.triplets, self.margin), inputs.triplets.shape[0])

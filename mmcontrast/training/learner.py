@@ -18,7 +18,9 @@ from ..objectives.precision import float32_batch, float32_objective
 from ..views import ViewBatch
 from .norm_stats import running_stats_frozen
 
-SYMMETRIC = ("none", "sum", "mean")
+#: how the swapped loss direction (view 2 against the keys of view 1; the config's top-level ``symmetric``) joins
+#: the first: not at all, summed (BYOL, MoCo v3) or averaged (SimSiam)
+SWAPPED_DIRECTION = ("none", "sum", "mean")
 
 
 @dataclass(frozen=True)
@@ -119,8 +121,8 @@ class Learner(nn.Module):
 
     The objective compares the ONLINE branch (encoder -> head -> predictor) of one view with the KEYS of the
     other: without a target the keys are the online embeddings themselves (SimCLR, SimCSE); a ``Target`` gives
-    them without gradient (stop-gradient: SimSiam; momentum encoder: MoCo, BYOL). ``symmetric`` adds the
-    swapped direction (view 2 -> keys of view 1) and sums (BYOL, MoCo v3) or averages (SimSiam) the two.
+    them without gradient (stop-gradient: SimSiam; momentum encoder: MoCo, BYOL). ``swapped_direction`` adds
+    the swapped direction (view 2 -> keys of view 1) and sums (BYOL, MoCo v3) or averages (SimSiam) the two.
     After the loss the negatives see the keys (a queue enqueues them, a memory bank writes them).
 
     Args:
@@ -128,7 +130,7 @@ class Learner(nn.Module):
         objective: loss over an ``EmbeddingBatch``.
         predictor: MLP on the online branch only (BYOL, SimSiam, MoCo v3), or None.
         target: ``Target`` or None.
-        symmetric: ``none``, ``sum`` or ``mean``.
+        swapped_direction: ``none``, ``sum`` or ``mean`` (the config's top-level ``symmetric``).
         tile_head: ``TileHead`` (PIRL's g) turning each sample's n trunk tile features into its query embedding,
             for tiled jigsaw queries; None otherwise.
         bn_running_stats: ``all_views`` (every pass moves BatchNorm running statistics) or ``full_views`` (the
@@ -141,20 +143,21 @@ class Learner(nn.Module):
         objective: Objective,
         predictor: MLPHead | None = None,
         target: Target | None = None,
-        symmetric: str = "none",
+        swapped_direction: str = "none",
         tile_head: TileHead | None = None,
         bn_running_stats: str = "all_views",
     ) -> None:
         super().__init__()
-        if symmetric not in SYMMETRIC:
-            raise ValueError(f"symmetric must be one of {', '.join(SYMMETRIC)}, got '{symmetric}'")
+        if swapped_direction not in SWAPPED_DIRECTION:
+            raise ValueError(f"swapped_direction (config: symmetric) must be one of {', '.join(SWAPPED_DIRECTION)}, "
+                             f"got '{swapped_direction}'")
         if bn_running_stats not in BN_RUNNING_STATS:
             raise ValueError(f"bn_running_stats must be one of {', '.join(BN_RUNNING_STATS)}, got '{bn_running_stats}'")
         self.model = model
         self.objective = objective
         self.predictor = predictor
         self.target = target
-        self.symmetric = symmetric
+        self.swapped_direction = swapped_direction
         self.tile_head = tile_head
         self.bn_running_stats = bn_running_stats
 
@@ -207,7 +210,7 @@ class Learner(nn.Module):
             crops = self._arrange_crops(crop_embeddings, layout)
             scale = self.model.logit_scale() if isinstance(self.model, DualEncoderModel) else None
             directions = [EmbeddingBatch(q_pred, p_key, negatives, labels, crops, indices, scale)]
-            if self.symmetric != "none":
+            if self.swapped_direction != "none":
                 if p_pred is None or q_key is None:
                     raise ValueError("symmetric loss needs a positive view")
                 directions.append(EmbeddingBatch(p_pred, q_key, negatives, labels, crops, indices, scale))
@@ -215,7 +218,7 @@ class Learner(nn.Module):
             with float32_objective(online.device):
                 losses = [self.objective(batch) for batch in directions]
             loss = losses[0] if len(losses) == 1 else torch.stack(losses).sum()
-            if self.symmetric == "mean":
+            if self.swapped_direction == "mean":
                 loss = loss / len(losses)
         if self.training:
             with float32_objective(online.device):
@@ -246,10 +249,12 @@ class Learner(nn.Module):
         batches = getattr(encoder, "sequence_batches", None)
         extra = {"head": getattr(self.model, "head", None), "predictor": self.predictor, "target": self.target}
         unsupported = [key for key, value in extra.items() if value is not None]
-        if batches is None or unsupported or self.symmetric != "none":
+        if self.swapped_direction != "none":
+            unsupported.append("symmetric")
+        if batches is None or unsupported:
             raise ValueError("a view of sequences (e.g. 'sentence_windows') needs a sequence encoder that predicts "
                              "later steps (encoder: {name: cpc, ...}), without head, predictor, target or symmetric"
-                             f" (got encoder {type(encoder).__name__}, set: {unsupported + (['symmetric'] if self.symmetric != 'none' else [])})")
+                             f" (got encoder {type(encoder).__name__}, set: {unsupported})")
         t = layout.sequence_length
         return batches(online.reshape(layout.batch // t, t, -1))
 
