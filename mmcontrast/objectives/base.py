@@ -103,3 +103,15 @@ def masked_fill_min(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 def l2_normalize(x: torch.Tensor | None) -> torch.Tensor | None:
     return None if x is None else F.normalize(x, dim=-1)
+
+
+def normalized_roles(batch: EmbeddingBatch, normalize: bool,
+                     needs: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """(query (B, D), positive (B, D), hard negatives (B, K, D) or None) of ``batch``, L2-normalised when
+    ``normalize``: the preamble of the objectives that compare each query with its positive among candidates.
+    A batch without a positive is a ValueError ``"<needs> (EmbeddingBatch.positive is None)"``."""
+    if batch.positive is None:
+        raise ValueError(f"{needs} (EmbeddingBatch.positive is None)")
+    if not normalize:
+        return batch.query, batch.positive, batch.negatives
+    return F.normalize(batch.query, dim=-1), F.normalize(batch.positive, dim=-1), l2_normalize(batch.negatives)

@@ -15,7 +15,7 @@ from ..batch import EmbeddingBatch
 from ..citations import CPC, SIMCLR
 from ..negatives import Negatives
 from ..temperature import Temperature
-from .base import Objective, l2_normalize, masked_fill_min, similarity_logits
+from .base import Objective, l2_normalize, masked_fill_min, normalized_roles, similarity_logits
 from .distances import Distance, get_distance
 from .info_nce_kernel import can_fuse, fused_dot_info_nce
 
@@ -105,6 +105,16 @@ class SoftmaxObjective(Objective):
         """Positives L2-normalised when the similarity is cosine, so a MoCo queue holds unit keys."""
         return l2_normalize(batch.positive) if self.normalize else batch.positive
 
+    def candidate_pool(self, batch: EmbeddingBatch,
+                       needs: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(query (B, D), positive (B, D), candidates (M, D), positive index (B,)): the roles of ``batch``
+        (normalised with ``normalize``) and the candidate pool of ``negatives``, which must hold a negative
+        (``require_negatives``). ``needs``: the start of the error of a batch without a positive."""
+        query, positive, negatives = normalized_roles(batch, self.normalize, needs)
+        candidates, index = self.negatives.candidates(positive, negatives, batch.indices)
+        self.require_negatives(candidates.shape[0])
+        return query, positive, candidates, index
+
 
 class InfoNCE(SoftmaxObjective):
     """InfoNCE over ``EmbeddingBatch(query, positive, negatives?)`` with candidates from ``negatives``.
@@ -145,14 +155,8 @@ class InfoNCE(SoftmaxObjective):
         self.scale_by_temperature = scale_by_temperature
 
     def forward(self, batch: EmbeddingBatch) -> torch.Tensor:
-        if batch.positive is None:
-            raise ValueError("InfoNCE needs a positive view for every query (EmbeddingBatch.positive is None)")
-        query, positive, negatives = batch.query, batch.positive, batch.negatives
-        if self.normalize:
-            query, positive, negatives = l2_normalize(query), l2_normalize(positive), l2_normalize(negatives)
+        query, positive, candidates, index = self.candidate_pool(batch, "InfoNCE needs a positive view for every query")
         tau = 1.0 / self.logit_scale(batch)
-        candidates, index = self.negatives.candidates(positive, negatives, batch.indices)
-        self.require_negatives(candidates.shape[0])
         loss = info_nce(query, candidates, index, tau, similarity=self.similarity)
         if self.symmetric:
             reverse_candidates, reverse_index = self.negatives.candidates(query, None, batch.indices)
@@ -185,11 +189,7 @@ class NTXent(SoftmaxObjective):
         super().__init__(temperature, learnable_temperature, max_logit_scale, normalize, negatives, similarity)
 
     def forward(self, batch: EmbeddingBatch) -> torch.Tensor:
-        if batch.positive is None:
-            raise ValueError("NT-Xent needs two views (EmbeddingBatch.positive is None)")
-        view1, view2 = batch.query, batch.positive
-        if self.normalize:
-            view1, view2 = l2_normalize(view1), l2_normalize(view2)
+        view1, view2, _ = normalized_roles(batch, self.normalize, "NT-Xent needs two views")
         pool1, offset = self.negatives.gather(view1)
         pool2, _ = self.negatives.gather(view2)
         n_global, n_local = pool1.shape[0], view1.shape[0]

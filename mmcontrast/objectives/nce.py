@@ -29,7 +29,6 @@ from torch import nn
 from ..batch import EmbeddingBatch
 from ..citations import NCE
 from ..negatives import Negatives
-from .base import l2_normalize
 from .distances import Distance
 from .info_nce import SoftmaxObjective, scaled_similarity
 
@@ -103,11 +102,5 @@ class NCE(SoftmaxObjective):
             self.register_buffer("log_partition", value, persistent=False)
 
     def forward(self, batch: EmbeddingBatch) -> torch.Tensor:
-        if batch.positive is None:
-            raise ValueError("NCE needs a positive (data sample) for every query (EmbeddingBatch.positive is None)")
-        query, positive, negatives = batch.query, batch.positive, batch.negatives
-        if self.normalize:
-            query, positive, negatives = l2_normalize(query), l2_normalize(positive), l2_normalize(negatives)
-        candidates, index = self.negatives.candidates(positive, negatives, batch.indices)
-        self.require_negatives(candidates.shape[0])
+        query, _, candidates, index = self.candidate_pool(batch, "NCE needs a positive (data sample) for every query")
         return nce(query, candidates, index, 1.0 / self.logit_scale(batch), self.log_partition, self.similarity)

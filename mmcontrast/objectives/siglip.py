@@ -23,7 +23,7 @@ from ..batch import EmbeddingBatch
 from ..citations import SIGLIP
 from ..negatives import Negatives
 from ..temperature import Temperature
-from .base import Objective, l2_normalize
+from .base import Objective, l2_normalize, normalized_roles
 from .clip import model_or_fixed_scale
 from .distances import Distance
 from .info_nce import scaled_similarity
@@ -102,11 +102,7 @@ class SigLIP(Objective):
         self.normalize = normalize
 
     def forward(self, batch: EmbeddingBatch) -> torch.Tensor:
-        if batch.positive is None:
-            raise ValueError("SigLIP needs a positive for every query (EmbeddingBatch.positive is None)")
-        query, positive, negatives = batch.query, batch.positive, batch.negatives
-        if self.normalize:
-            query, positive, negatives = l2_normalize(query), l2_normalize(positive), l2_normalize(negatives)
+        query, positive, negatives = normalized_roles(batch, self.normalize, "SigLIP needs a positive for every query")
         candidates, index = self.negatives.candidates(positive, negatives, batch.indices)
         scale = model_or_fixed_scale(batch, self.fixed, "siglip")
         return sigmoid_loss(query, candidates, index, scale, self.bias, self.similarity)
