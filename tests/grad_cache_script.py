@@ -7,17 +7,21 @@ each rank saves its results to OUT/rank<r>.pt.
 References (never the code under test):
 - ``full``: the ordinary step, ``learner(inputs, layout, ...)`` + backward over the whole batch in ONE forward.
   Exact only without dropout: a chunked forward draws dropout masks in another order than one big forward.
-- ``chunked_graph``: the same full-batch loss with the embeddings computed chunk by chunk WITH the autograd
-  graph kept (the memory-hungry way), so that dropout draws exactly the masks gradient caching draws; under DDP
-  its gradients are averaged by hand (all_reduce), not by DDP's reducer.
+- ``chunked_graph``: the ordinary step too, but with the model's forward replaced by one that embeds the rows
+  chunk by chunk WITH the autograd graph kept (the memory-hungry way), so that dropout draws exactly the masks
+  gradient caching draws; under DDP its gradients are averaged by hand (all_reduce), not by DDP's reducer. The
+  chunking (the row ranges, the trimmed padding, both towers in every chunk) is written out here in plain torch
+  from the documented contract, not taken from the implementation (``split_rows``), and the loss comes from the
+  ordinary ``Learner.forward``, not from the ``loss_from_embeddings`` call gradient caching makes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 
@@ -29,7 +33,7 @@ from mmcontrast.config import Config, _merge, validate  # noqa: E402
 from mmcontrast.data import build_dataset, collate_rows  # noqa: E402
 from mmcontrast.distributed import rank, world_size  # noqa: E402
 from mmcontrast.training.build import build_learner, build_view  # noqa: E402
-from mmcontrast.training.grad_cache import grad_cache_step, split_row_map, split_rows  # noqa: E402
+from mmcontrast.training.grad_cache import grad_cache_step  # noqa: E402
 from mmcontrast.training.learner import flatten_views  # noqa: E402
 
 BATCH = 8  # anchors per process
@@ -115,10 +119,60 @@ def make_batch(cfg: Config, learner: Any, device: torch.device) -> tuple[Any, ..
     return inputs, layout, labels, views.indices, crops
 
 
-def _assemble(parts: list[torch.Tensor], chunks: list[Any]) -> torch.Tensor:
-    rows = torch.cat([c.rows for c in chunks])
-    out = torch.empty((rows.numel(), parts[0].shape[1]), dtype=parts[0].dtype)
-    return out.index_copy(0, rows, torch.cat(parts))
+def _rows(inputs: dict[str, Any]) -> int:
+    return next(iter(inputs.values())).shape[0]
+
+
+def _trim(inputs: dict[str, Any]) -> dict[str, Any]:
+    """A text chunk without the trailing columns that none of its rows attends to (images: unchanged)."""
+    mask = inputs.get("attention_mask")
+    if not isinstance(mask, torch.Tensor) or mask.dim() != 2:
+        return inputs
+    width = mask.shape[1]
+    used = torch.nonzero(mask.sum(dim=0))
+    length = int(used.max()) + 1 if used.numel() else 1
+    return {k: v[:, :length] if isinstance(v, torch.Tensor) and v.dim() >= 2 and v.shape[1] == width else v
+            for k, v in inputs.items()}
+
+
+def chunked_forward(forward: Callable[[dict[str, Any]], torch.Tensor], inputs: dict[str, Any],
+                    chunk_size: int) -> torch.Tensor:
+    """``forward(inputs)`` (N, D) computed chunk by chunk with the graph kept: ceil(N / chunk_size) chunks of
+    consecutive rows, chunk i holding rows [i * n // k, (i + 1) * n // k) of each of the k chunks (of each tower
+    of a two-tower input, whose output is the first tower's rows then the second's), run in order."""
+    towers = inputs if all(isinstance(v, dict) for v in inputs.values()) else {"": inputs}
+    counts = [_rows(part) for part in towers.values()]
+    pieces = max(1, min(-(-sum(counts) // chunk_size), *counts))
+    outputs, positions = [], []
+    for i in range(pieces):
+        chunk, offset = {}, 0
+        for (name, part), n in zip(towers.items(), counts):
+            start, end = i * n // pieces, (i + 1) * n // pieces
+            chunk[name] = _trim({k: v[start:end] for k, v in part.items()})
+            positions.append(torch.arange(offset + start, offset + end))
+            offset += n
+        outputs.append(forward(chunk if "" not in chunk else chunk[""]))
+    order = torch.cat(positions)  # the output row of every chunk row, in the order the chunks produced them
+    return torch.cat(outputs)[torch.argsort(order)]
+
+
+@contextlib.contextmanager
+def model_forward_in_chunks(model: Any, chunk_size: int) -> Iterator[None]:
+    """Within the block, ``model(inputs)`` embeds in chunks with the graph kept (``chunked_forward``); a model
+    whose output repeats rows (an image-text dual encoder's shared captions: ``model.split_row_map``) embeds the
+    distinct rows in chunks and repeats them after."""
+    forward = model.forward
+
+    def forward_in_chunks(inputs: dict[str, Any]) -> torch.Tensor:
+        distinct, repeat = model.split_row_map(inputs) if hasattr(model, "split_row_map") else (inputs, None)
+        embedded = chunked_forward(forward, distinct, chunk_size)
+        return embedded if repeat is None else embedded[repeat]
+
+    model.forward = forward_in_chunks
+    try:
+        yield
+    finally:
+        del model.forward
 
 
 def one_step(
@@ -135,14 +189,8 @@ def one_step(
         loss, _ = learner(inputs, layout, labels, indices, crops)
         backward(loss)
     elif mode == "chunked_graph":
-        embedded = []
-        towers, output_rows = split_row_map(core.model, inputs)
-        for group in [towers, *crops]:
-            chunks = split_rows(group, chunk_size)
-            embedded.append(_assemble([core.model(c.inputs) for c in chunks], chunks))
-        if output_rows is not None:
-            embedded[0] = embedded[0][output_rows]
-        loss, _ = core.loss_from_embeddings(embedded[0], embedded[0], layout, labels, indices, embedded[1:])
+        with model_forward_in_chunks(core.model, chunk_size):  # the unwrapped learner: no DDP reduction
+            loss, _ = core(inputs, layout, labels, indices, crops)
         loss.backward()
         if world_size() > 1:
             for p in core.parameters():

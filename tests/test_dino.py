@@ -14,6 +14,7 @@ from conftest import TINY_RESNET
 
 from mmcontrast.batch import EmbeddingBatch
 from mmcontrast.config import ConfigError, load_config
+from mmcontrast.encoders import VisionEncoder
 from mmcontrast.objectives import DINO, dino_loss
 
 TAU_S, TAU_T = 0.1, 0.04
@@ -161,13 +162,26 @@ def test_dino_without_a_momentum_teacher_is_a_config_error(tmp_path):
                     tiny_dino_overrides(tmp_path) + ["predictor={name: mlp, output_dim: 24}"])
 
 
-def test_vit_student_embeds_local_crops_at_their_own_size(tmp_path):
+def test_vit_student_embeds_local_crops_at_their_own_size(tmp_path, monkeypatch):
     """Multi-crop with a ViT: 8x8 local crops go through a 16x16 ViT with interpolated position embeddings."""
     from mmcontrast.training import train
 
+    sizes = set()  # (H, W) of every image batch that reaches a vision encoder during training
+    forward = VisionEncoder.forward
+
+    def recording_forward(self, inputs):
+        sizes.add(tuple(inputs["pixel_values"].shape[-2:]))
+        return forward(self, inputs)
+
+    monkeypatch.setattr(VisionEncoder, "forward", recording_forward)
     vit = {"model_type": "vit", "image_size": 16, "patch_size": 4, "num_channels": 1, "hidden_size": 32,
            "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64}
     overrides = tiny_dino_overrides(tmp_path, ("encoder={name: vision, image_size: 16, config: " + str(vit) + "}",
                                                "train.max_steps=2"))
     result = train(load_config("configs/vision/offline/dino.yaml", overrides))
     assert result.steps == 2 and float(result.learner.objective.center.abs().max()) > 0
+    assert sizes == {(16, 16), (8, 8)}  # the local crops reach the ViT at their own 8x8, not resized to 16x16
+    model = result.learner.model
+    with torch.no_grad():
+        local, full = (model({"pixel_values": torch.randn(2, 1, s, s)}) for s in (8, 16))
+    assert local.shape == full.shape and bool(torch.isfinite(local).all())

@@ -185,12 +185,26 @@ def test_multi_similarity_loss_with_its_miner_is_the_papers_algorithm(batch):
 @pytest.mark.parametrize("objective", ["triplet", "pairwise_contrastive", "lifted_structured", "circle",
                                        "multi_similarity"])
 @pytest.mark.parametrize("miner", ["batch_hard", "semi_hard", "multi_similarity"])
-def test_every_miner_composes_with_every_pair_or_triplet_loss(batch, objective, miner):
+def test_every_miner_composes_with_every_pair_or_triplet_loss(batch, objective, miner, monkeypatch):
     q, p, labels = batch
-    q = q.clone().requires_grad_()
-    loss = OBJECTIVES.get(objective)(miner=MINERS.get(miner)())(EmbeddingBatch(q, p, labels=labels))
+    q, p = q.clone().requires_grad_(), p.clone().requires_grad_()
+    chosen = MINERS.get(miner)()
+    mined = []  # what the miner returned: the loss must see these pairs and no other
+    call = type(chosen).__call__
+    monkeypatch.setattr(type(chosen), "__call__", lambda self, *args: mined.append(call(self, *args)) or mined[-1])
+    loss = OBJECTIVES.get(objective)(miner=chosen)(EmbeddingBatch(q, p, labels=labels))
     loss.backward()
     assert torch.isfinite(loss) and loss.item() > 0 and q.grad.abs().sum() > 0
+    # the miner saw anchors x pool = both views (16 x 16) and chose some positives and negatives the labels allow
+    assert len(mined) == 1
+    positive, negative = mined[0].pairs()
+    _, _, allowed_positive, allowed_negative = layout(q.detach(), p, labels)
+    assert positive.any() and negative.any()
+    assert not (positive & ~allowed_positive).any() and not (negative & ~allowed_negative).any()
+    # and the loss reads only what the miner returns: a miner that selects nothing leaves no loss
+    nothing = torch.zeros(16, 16, dtype=torch.bool)
+    monkeypatch.setattr(type(chosen), "__call__", lambda self, *args: Mined(nothing, nothing.clone()))
+    assert OBJECTIVES.get(objective)(miner=chosen)(EmbeddingBatch(q, p, labels=labels)).item() == 0.0
 
 
 def test_nothing_mined_gives_a_zero_loss_that_still_backpropagates(batch):
@@ -200,6 +214,7 @@ def test_nothing_mined_gives_a_zero_loss_that_still_backpropagates(batch):
     loss = BatchHardTriplet(margin=0.1, miner=SemiHardMiner(0.1))(EmbeddingBatch(far, labels=labels))
     loss.backward()
     assert loss.item() == 0.0 and far.grad is not None
+    assert loss.requires_grad and torch.equal(far.grad, torch.zeros_like(far))  # in the graph, and no pull at all
 
 
 # ---------------------------------------------------------------- class-balanced sampler

@@ -53,6 +53,19 @@ def test_backbone_without_patch_embedding_is_an_error_naming_it():
 
 
 def test_unfrozen_vit_patch_projection_trains():
+    torch.manual_seed(0)
     encoder = VisionEncoder(config=TINY_VIT, image_size=16)
     encoder({"pixel_values": torch.randn(4, 1, 16, 16)}).sum().backward()
     assert encoder.backbone.embeddings.patch_embeddings.projection.weight.grad is not None
+    assert encoder.backbone.embeddings.patch_embeddings.projection.weight.grad.abs().max() > 0  # a real gradient
+
+
+def test_frozen_vit_patch_projection_gets_no_gradient_while_the_rest_does():
+    torch.manual_seed(0)
+    encoder = VisionEncoder(config=TINY_VIT, image_size=16, freeze_patch_embedding=True)
+    encoder({"pixel_values": torch.randn(4, 1, 16, 16)}).sum().backward()
+    projection = encoder.backbone.embeddings.patch_embeddings.projection
+    assert not projection.weight.requires_grad and projection.weight.grad is None
+    assert not projection.bias.requires_grad and projection.bias.grad is None
+    query = encoder.backbone.layers[0].attention.q_proj.weight
+    assert query.grad is not None and query.grad.abs().max() > 0

@@ -114,4 +114,8 @@ def test_passage_head_without_passage_encoder_is_a_config_error(tmp_path):
 
 
 def test_shared_tower_is_still_one_model(tmp_path):
-    assert isinstance(build_model(load_config(config(tmp_path))), ContrastiveModel)
+    model = build_model(load_config(config(tmp_path)))
+    assert isinstance(model, ContrastiveModel)
+    # one set of weights serves both roles: without prompts a text embeds the same as a query and as a passage
+    texts = ["a man plays guitar", "the sky is blue"]
+    assert torch.equal(model.encode(texts, role="query"), model.encode(texts, role="passage"))
