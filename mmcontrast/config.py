@@ -11,28 +11,35 @@ against its constructor's signature.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import inspect
-import math
 import re
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+import accelerate.utils
 import yaml
+from accelerate.utils import LoggerType
+from transformers import SchedulerType
 
+from .component_params import Source, check_component, is_nonfinite, parameters_of, where
+from .data import DATASETS
+from .data.samplers import BATCH_SAMPLERS
+from .encoders import ENCODERS, HEADS, TARGETS, TILE_HEADS
 from .errors import ConfigError
-from .registry import closest
+from .evaluation import EVALUATORS
+from .miners import MINERS
+from .negatives import NEGATIVES
+from .objectives import OBJECTIVES
+from .objectives.checks import check_composition
+from .registry import Registry, closest
 from .secrets import ENV_VAR_NAME, looks_like_token, redact_secrets
 from .value_types import describe, matches
+from .views import VIEWS
 from .yaml12 import load_yaml
 
 Component = dict[str, Any]
-# where a config value came from, for error messages: one label for all keys (a file name), or a function of the
-# dotted key (``Origins``: the file, its base file or the command-line override that set that key)
-Source = str | Callable[[str], str]
 
 
 @dataclass
@@ -133,170 +140,49 @@ class Config:
     export: ExportConfig = field(default_factory=ExportConfig)
 
 
-COMPONENT_AXES: dict[str, str] = {
-    "data.train": "datasets",
-    "view": "views",
-    "encoder": "encoders",
-    "head": "heads",
-    "passage_encoder": "encoders",
-    "passage_head": "heads",
-    "predictor": "heads",
-    "tile_head": "tile_heads",
-    "target": "targets",
-    "negatives": "negatives",
-    "objective": "objectives",
-    "miner": "miners",
-    "evaluators": "evaluators",
+# The axes: each registry a component's ``name`` picks from, read by validation, the CLI and export. The axis names
+# the registry in messages by its singular (``views``: "for view 'x'").
+AXES: dict[str, Registry[Any]] = {
+    "datasets": DATASETS,
+    "batch_samplers": BATCH_SAMPLERS,
+    "views": VIEWS,
+    "encoders": ENCODERS,
+    "heads": HEADS,
+    "tile_heads": TILE_HEADS,
+    "targets": TARGETS,
+    "negatives": NEGATIVES,
+    "objectives": OBJECTIVES,
+    "miners": MINERS,
+    "evaluators": EVALUATORS,
 }
-INJECTED = {"self", "negatives", "generator", "embedding_dim", "input_dim", "online", "num_samples", "miner", "num_tiles"}
-
-
-def _registry(axis: str) -> Any:
-    """The registry of an axis, imported lazily (encoders pull in transformers)."""
-    if axis == "datasets":
-        from .data import DATASETS as reg
-    elif axis == "batch_samplers":
-        from .data.samplers import BATCH_SAMPLERS as reg
-    elif axis == "views":
-        from .views import VIEWS as reg
-    elif axis == "encoders":
-        from .encoders import ENCODERS as reg
-    elif axis == "heads":
-        from .encoders import HEADS as reg
-    elif axis == "tile_heads":
-        from .encoders import TILE_HEADS as reg
-    elif axis == "targets":
-        from .encoders import TARGETS as reg
-    elif axis == "negatives":
-        from .negatives import NEGATIVES as reg
-    elif axis == "objectives":
-        from .objectives import OBJECTIVES as reg
-    elif axis == "miners":
-        from .miners import MINERS as reg
-    elif axis == "evaluators":
-        from .evaluation import EVALUATORS as reg
-    else:  # pragma: no cover
-        raise KeyError(axis)
-    return reg
-
-
-def parameters_of(factory: Callable[..., Any]) -> dict[str, inspect.Parameter]:
-    params = inspect.signature(factory).parameters
-    return {k: p for k, p in params.items()
-            if k not in INJECTED and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
 
 
 def validate_component(component: Any, key: str, axis: str, source: Source, hook: bool = False) -> None:
-    """Check a component mapping against its registry entry's constructor: name known, keys known,
-    required keys present, values of the annotated simple type (float, int, bool, str, list, dict, or null where
-    allowed), floats finite (unless the default is not). ``hook``: run the entry's own ``check_params(params,
-    key)`` too, before the type checks (its messages are the more specific ones)."""
-    if not isinstance(component, dict) or "name" not in component:
-        raise ConfigError(f"{_where(source, key)}: '{key}' must be a mapping with a 'name' key, got {component!r}")
-    registry = _registry(axis)
-    try:
-        factory = registry.get(component["name"])
-    except KeyError as err:
-        raise ConfigError(f"{_where(source, key + '.name')}: {key}.name: {err.args[0]}") from None
-    params = parameters_of(factory)
-    for param in component:
-        if param != "name" and param not in params:
-            raise ConfigError(
-                f"{_where(source, f'{key}.{param}')}: unknown key '{key}.{param}' for {axis[:-1]} "
-                f"'{component['name']}'{closest(param, list(params))}; valid keys: {', '.join(params) or '(none)'}"
-            )
-    for name, p in params.items():
-        if p.default is inspect.Parameter.empty and name not in component:
-            raise ConfigError(f"{_where(source, key)}: '{key}.{name}' is required for {axis[:-1]} "
-                              f"'{component['name']}'")
-    deferred: TypeError | None = None
-    if hook:
-        try:
-            _check_component_hook(component, key, axis, source)
-        except TypeError as err:  # a value of the wrong type: the type checks below name it, else report this
-            deferred = err
-    hints = _parameter_hints(factory)
-    for name, value in component.items():
-        if name in params and name in hints:
-            _check_parameter(value, hints[name], params[name].default, f"{key}.{name}", source)
-    if deferred is not None:
-        raise ConfigError(f"{_where(source, key)}: {key}: {deferred}") from None
+    """Check a component mapping against the constructor of its entry in the registry of ``axis`` (a key of
+    ``AXES``): see ``component_params.check_component``. ``hook``: run the entry's own ``check_params`` too."""
+    check_component(component, key, AXES[axis], source, axis[:-1], hook=hook)
 
 
-def _parameter_hints(factory: Callable[..., Any]) -> dict[str, Any]:
-    """The constructor's parameter annotations that resolve to types (an annotation that cannot be resolved, e.g.
-    a name imported only for type checking, is left out: its values are not type-checked)."""
-    try:
-        return _resolved_hints(factory)
-    except TypeError:  # unhashable factory: resolve without the cache
-        return _resolved_hints.__wrapped__(factory)
-
-
-@functools.lru_cache(maxsize=None)
-def _resolved_hints(factory: Callable[..., Any]) -> dict[str, Any]:
-    function = factory.__init__ if inspect.isclass(factory) else factory
-    function = inspect.unwrap(function)
-    try:
-        return typing.get_type_hints(function)
-    except Exception:  # one unresolvable annotation: resolve the others one by one
-        pass
-    hints: dict[str, Any] = {}
-    namespace = getattr(function, "__globals__", {})
-    for name, annotation in getattr(function, "__annotations__", {}).items():
-        try:
-            hints[name] = eval(annotation, namespace) if isinstance(annotation, str) else annotation  # noqa: S307
-        except Exception:
-            continue
-    return hints
-
-
-_SIMPLE_TYPES = (float, int, bool, str, type(None))
-
-
-def _is_simple(hint: Any) -> bool:
-    """Whether ``hint`` is one ``matches`` can judge exactly: float, int, bool, str, None, list / tuple / dict,
-    and unions of those (``float | None``)."""
-    if hint in _SIMPLE_TYPES or hint in (list, tuple, dict):
-        return True
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        return all(_is_simple(arg) for arg in typing.get_args(hint))
-    return origin in (list, tuple, dict)
-
-
-def _allows_float(hint: Any) -> bool:
-    if hint is float:
-        return True
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        return any(_allows_float(arg) for arg in typing.get_args(hint))
-    return False
-
-
-def _check_parameter(value: Any, hint: Any, default: Any, key: str, source: Source) -> None:
-    """A component parameter against its constructor's annotation (only simple ones), and floats finite."""
-    if (value is None and default is None) or (_is_nonfinite(default) and value == default):
-        return
-    if _is_simple(hint) and not matches(value, hint):
-        raise ConfigError(f"{_where(source, key)}: {key} must be {describe(hint)}, got {value!r} "
-                          f"({type(value).__name__})")
-    if _allows_float(hint) and _is_nonfinite(value) and not _is_nonfinite(default):
-        raise ConfigError(f"{_where(source, key)}: {key} must be a finite number, got {value!r}")
-
-
-def _is_nonfinite(value: Any) -> bool:
-    return isinstance(value, float) and not math.isfinite(value)
+def with_defaults(component: Component, axis: str) -> dict[str, Any]:
+    """A component's parameters (less ``name``) with its constructor's defaults filled in for the keys it leaves
+    unset. KeyError for an axis or a name that is not registered."""
+    values = {k: v for k, v in component.items() if k != "name"}
+    for key, param in parameters_of(AXES[axis].get(component["name"])).items():
+        if key not in values and param.default is not inspect.Parameter.empty:
+            values[key] = param.default
+    return values
 
 
 def _merge(target: Any, values: dict[str, Any], prefix: str, source: Source) -> Any:
     """Copy ``values`` into a dataclass instance, recursing into nested dataclasses; unknown keys are errors."""
     if not isinstance(values, dict):
         section = prefix.rstrip(".") or "(top level)"
-        raise ConfigError(f"{_where(source, prefix.rstrip('.'))}: '{section}' must be a mapping, got {values!r}")
+        raise ConfigError(f"{where(source, prefix.rstrip('.'))}: '{section}' must be a mapping, got {values!r}")
     fields = {f.name: f for f in dataclasses.fields(target)}
     for key, value in values.items():
         if key not in fields:
             raise ConfigError(
-                f"{_where(source, prefix + key)}: unknown config key '{prefix}{key}'{closest(key, list(fields))}; "
+                f"{where(source, prefix + key)}: unknown config key '{prefix}{key}'{closest(key, list(fields))}; "
                 f"valid keys: {', '.join(fields)}"
             )
         current = getattr(target, key)
@@ -312,13 +198,8 @@ def _check_type(value: Any, hint: Any, key: str, source: Source) -> None:
     """Reject a value of the wrong type for a section field (components are checked by their constructors)."""
     if matches(value, hint):
         return
-    raise ConfigError(f"{_where(source, key)}: '{key}' must be {describe(hint)}, got {value!r} "
+    raise ConfigError(f"{where(source, key)}: '{key}' must be {describe(hint)}, got {value!r} "
                       f"({type(value).__name__})")
-
-
-def _where(source: Source, key: str) -> str:
-    """The label of where ``key`` was set: the file, the base file or the override (``source`` may be a label)."""
-    return source(key) if callable(source) else source
 
 
 class Origins:
@@ -463,7 +344,7 @@ def validate(cfg: Config, source: Source = "config") -> None:
     if cfg.data.batch_sampler is not None:
         validate_component(cfg.data.batch_sampler, "data.batch_sampler", "batch_samplers", source)
     if cfg.data.num_workers < 0:
-        raise ConfigError(f"{_where(source, 'data.num_workers')}: data.num_workers must be >= 0 (0 loads in the "
+        raise ConfigError(f"{where(source, 'data.num_workers')}: data.num_workers must be >= 0 (0 loads in the "
                           f"main process), got {cfg.data.num_workers}")
     validate_component(cfg.view, "view", "views", source, hook=True)
     validate_component(cfg.encoder, "encoder", "encoders", source)
@@ -473,12 +354,12 @@ def validate(cfg: Config, source: Source = "config") -> None:
         validate_component(cfg.passage_encoder, "passage_encoder", "encoders", source)
     if cfg.passage_head is not None:
         if cfg.passage_encoder is None:
-            raise ConfigError(f"{_where(source, 'passage_head')}: passage_head needs passage_encoder (a separate "
+            raise ConfigError(f"{where(source, 'passage_head')}: passage_head needs passage_encoder (a separate "
                               "passage tower)")
         validate_component(cfg.passage_head, "passage_head", "heads", source)
     unknown_roles = sorted(set(cfg.prompts) - {"query", "passage"})
     if unknown_roles:
-        raise ConfigError(f"{_where(source, 'prompts')}: prompts has unknown role(s) {unknown_roles}; roles: query, "
+        raise ConfigError(f"{where(source, 'prompts')}: prompts has unknown role(s) {unknown_roles}; roles: query, "
                           "passage")
     if cfg.predictor is not None:
         validate_component(cfg.predictor, "predictor", "heads", source)
@@ -486,7 +367,7 @@ def validate(cfg: Config, source: Source = "config") -> None:
         validate_component(cfg.target, "target", "targets", source)
     _check_tile_head(cfg, source)
     if cfg.symmetric not in ("none", "sum", "mean"):
-        raise ConfigError(f"{_where(source, 'symmetric')}: symmetric must be none, sum or mean, got "
+        raise ConfigError(f"{where(source, 'symmetric')}: symmetric must be none, sum or mean, got "
                           f"'{cfg.symmetric}'")
     validate_component(cfg.negatives, "negatives", "negatives", source)
     validate_component(cfg.objective, "objective", "objectives", source)
@@ -494,29 +375,16 @@ def validate(cfg: Config, source: Source = "config") -> None:
         validate_component(cfg.miner, "miner", "miners", source)
     _check_objective_composition(cfg, source)
     if not isinstance(cfg.evaluators, list):
-        raise ConfigError(f"{_where(source, 'evaluators')}: 'evaluators' must be a list of components")
+        raise ConfigError(f"{where(source, 'evaluators')}: 'evaluators' must be a list of components")
     for i, evaluator in enumerate(cfg.evaluators):
         validate_component(evaluator, f"evaluators[{i}]", "evaluators", source, hook=True)
     _check_train(cfg.train, source)
     t = cfg.train
     queue_size = cfg.negatives.get("size") if cfg.negatives.get("name") == "queue" else None
     if isinstance(queue_size, int) and queue_size < t.batch_size:
-        raise ConfigError(f"{_where(source, 'negatives.size')}: negatives.size {queue_size} is smaller than "
+        raise ConfigError(f"{where(source, 'negatives.size')}: negatives.size {queue_size} is smaller than "
                           f"train.batch_size {t.batch_size}: a queue must hold at least one global batch of keys")
     _check_export(cfg.export, source)
-
-
-def _check_component_hook(component: Component, key: str, axis: str, source: Source) -> None:
-    """A registry entry's own check of its values (``check_params(params, key)``: e.g. retrieval's index spec, an
-    augmentation's sizes and probabilities); its ValueError becomes a ConfigError naming where the value came from."""
-    check = getattr(_registry(axis).get(component["name"]), "check_params", None)
-    if check is None:
-        return
-    try:
-        check({k: v for k, v in component.items() if k != "name"}, key)
-    except ValueError as err:
-        named = re.search(re.escape(key) + r"(?:\.\w+)+", str(err))  # the sub-key the message names, if any
-        raise ConfigError(f"{_where(source, named.group(0) if named else key)}: {err}") from None
 
 
 def _check_train(t: TrainConfig, source: Source) -> None:
@@ -524,12 +392,12 @@ def _check_train(t: TrainConfig, source: Source) -> None:
     or keeps no checkpoint."""
 
     def fail(key: str, rule: str, value: Any) -> None:
-        raise ConfigError(f"{_where(source, 'train.' + key)}: train.{key} must be {rule}, got {value!r}")
+        raise ConfigError(f"{where(source, 'train.' + key)}: train.{key} must be {rule}, got {value!r}")
 
     for f in dataclasses.fields(t):  # every float finite (an inf or a nan lr, epochs, warmup, ... is never meant)
         value = getattr(t, f.name)
         values = value if isinstance(value, (list, tuple)) else [value]
-        if any(_is_nonfinite(v) for v in values):
+        if any(is_nonfinite(v) for v in values):
             fail(f.name, "finite", value)
     if t.batch_size < 1:
         fail("batch_size", ">= 1", t.batch_size)
@@ -538,7 +406,7 @@ def _check_train(t: TrainConfig, source: Source) -> None:
     if t.max_steps is not None and t.max_steps < 1:
         fail("max_steps", ">= 1 or null (null: train.epochs decides)", t.max_steps)
     if t.optimizer not in ("adamw", "sgd", "lars"):
-        raise ConfigError(f"{_where(source, 'train.optimizer')}: train.optimizer must be adamw, sgd or lars, got "
+        raise ConfigError(f"{where(source, 'train.optimizer')}: train.optimizer must be adamw, sgd or lars, got "
                           f"'{t.optimizer}'")
     if t.lr < 0:  # 0 is allowed: gradients and statistics without moving the weights (the initial state)
         fail("lr", ">= 0", t.lr)
@@ -562,10 +430,10 @@ def _check_train(t: TrainConfig, source: Source) -> None:
     if t.chunk_size is not None and t.chunk_size < 0:
         fail("chunk_size", ">= 1 (or 0 / null: no gradient caching)", t.chunk_size)
     if t.bn_running_stats not in BN_RUNNING_STATS:
-        raise ConfigError(f"{_where(source, 'train.bn_running_stats')}: train.bn_running_stats must be "
+        raise ConfigError(f"{where(source, 'train.bn_running_stats')}: train.bn_running_stats must be "
                           f"{' or '.join(BN_RUNNING_STATS)}, got '{t.bn_running_stats}'")
     if t.mixed_precision not in ("no", "fp16", "bf16"):
-        raise ConfigError(f"{_where(source, 'train.mixed_precision')}: train.mixed_precision must be no, fp16 or "
+        raise ConfigError(f"{where(source, 'train.mixed_precision')}: train.mixed_precision must be no, fp16 or "
                           f"bf16, got '{t.mixed_precision}'")
     if t.log_every < 1:
         fail("log_every", ">= 1 (steps between logged losses)", t.log_every)
@@ -583,11 +451,9 @@ def _check_train(t: TrainConfig, source: Source) -> None:
 
 
 def _check_scheduler(name: str, source: Source) -> None:
-    from transformers import SchedulerType
-
     names = [s.value for s in SchedulerType]
     if name not in names:
-        raise ConfigError(f"{_where(source, 'train.scheduler')}: train.scheduler '{name}' is not a transformers "
+        raise ConfigError(f"{where(source, 'train.scheduler')}: train.scheduler '{name}' is not a transformers "
                           f"scheduler{closest(name, names)}; valid: {', '.join(names)}")
 
 
@@ -598,32 +464,29 @@ _TRACKER_PACKAGES = {"comet_ml": "comet_ml"}
 def _check_trackers(names: list[str], source: Source) -> None:
     """``train.log_with``: ``jsonl`` (ours) or Accelerate tracker names whose package is installed (Accelerate
     drops a tracker it cannot import without a word)."""
-    import accelerate.utils
-    from accelerate.utils import LoggerType
-
-    where = _where(source, "train.log_with")
+    at = where(source, "train.log_with")
     valid = ["jsonl", *(t.value for t in LoggerType)]
     for name in names:
         if not isinstance(name, str) or name not in valid:
-            raise ConfigError(f"{where}: train.log_with: unknown tracker {name!r}"
+            raise ConfigError(f"{at}: train.log_with: unknown tracker {name!r}"
                               f"{closest(str(name), valid)}; valid: {', '.join(valid)}")
         available = getattr(accelerate.utils, f"is_{name}_available", None)
         if available is not None and not available():
             package = _TRACKER_PACKAGES.get(name, name)
-            raise ConfigError(f"{where}: train.log_with: '{name}' needs the {package} package: pip install {package}")
+            raise ConfigError(f"{at}: train.log_with: '{name}' needs the {package} package: pip install {package}")
 
 
 def _check_export(export: ExportConfig, source: Source) -> None:
     if export.push_to_hub and not export.hub_repo_id:
-        raise ConfigError(f"{_where(source, 'export.push_to_hub')}: export.push_to_hub needs export.hub_repo_id")
+        raise ConfigError(f"{where(source, 'export.push_to_hub')}: export.push_to_hub needs export.hub_repo_id")
     name = export.hub_token_env
-    where = _where(source, "export.hub_token_env")
+    at = where(source, "export.hub_token_env")
     if looks_like_token(name):  # never echo it: the message may end up in a log
-        raise ConfigError(f"{where}: export.hub_token_env takes the name of an environment variable holding the "
+        raise ConfigError(f"{at}: export.hub_token_env takes the name of an environment variable holding the "
                           "token (e.g. HF_TOKEN), not the token itself; nothing was written")
     if not ENV_VAR_NAME.match(name):
         shown = f" '{name}'" if len(name) < 16 else ""
-        raise ConfigError(f"{where}: export.hub_token_env{shown} is not an environment variable name (letters, "
+        raise ConfigError(f"{at}: export.hub_token_env{shown} is not an environment variable name (letters, "
                           "digits and _, e.g. HF_TOKEN); nothing was written")
 
 
@@ -633,37 +496,35 @@ def _check_tile_head(cfg: Config, source: Source) -> None:
     encodes_tiles = cfg.view.get("name") == "jigsaw" and cfg.view.get("encode_tiles") is True
     if cfg.tile_head is None:
         if encodes_tiles:
-            raise ConfigError(f"{_where(source, 'view.encode_tiles')}: view.encode_tiles needs a tile_head that "
+            raise ConfigError(f"{where(source, 'view.encode_tiles')}: view.encode_tiles needs a tile_head that "
                               "combines the tile embeddings into the query embedding, e.g. tile_head: {name: concat, "
                               "tile_dim: 128}")
         return
     validate_component(cfg.tile_head, "tile_head", "tile_heads", source)
     if not encodes_tiles:
-        raise ConfigError(f"{_where(source, 'tile_head')}: tile_head combines jigsaw tiles: it needs view: {{name: "
+        raise ConfigError(f"{where(source, 'tile_head')}: tile_head combines jigsaw tiles: it needs view: {{name: "
                           f"jigsaw, encode_tiles: true}} (got view {cfg.view.get('name')!r} with encode_tiles "
                           f"{cfg.view.get('encode_tiles')!r})")
     unsupported = {"target": cfg.target, "passage_encoder": cfg.passage_encoder, "train.chunk_size": cfg.train.chunk_size or None}
     set_keys = [key for key, value in unsupported.items() if value is not None]
     if set_keys:
-        raise ConfigError(f"{_where(source, set_keys[0])}: tile_head (per-tile jigsaw queries) works with one online "
+        raise ConfigError(f"{where(source, set_keys[0])}: tile_head (per-tile jigsaw queries) works with one online "
                           f"tower and its own embeddings as keys: unset {set_keys}")
 
 
 def _check_objective_composition(cfg: Config, source: Source) -> None:
     """The objective's similarity/distance, and its miner against the objective and the view's labels."""
-    from .objectives.checks import check_composition
-
     try:
         check_composition(cfg.objective, cfg.miner, cfg.view, cfg.data.train)
     except ValueError as err:
         key = "miner" if cfg.miner is not None and str(err).startswith("miner") else "objective"
-        raise ConfigError(f"{_where(source, key)}: {err}") from None
+        raise ConfigError(f"{where(source, key)}: {err}") from None
     if cfg.objective.get("name") == "dino":
         if cfg.target is None or cfg.target.get("name") != "momentum":
-            raise ConfigError(f"{_where(source, 'objective')}: objective 'dino' distils a momentum teacher: set "
+            raise ConfigError(f"{where(source, 'objective')}: objective 'dino' distils a momentum teacher: set "
                               f"target: {{name: momentum}} (got target {cfg.target!r})")
         if cfg.predictor is not None:
-            raise ConfigError(f"{_where(source, 'predictor')}: objective 'dino' compares the student's and the "
+            raise ConfigError(f"{where(source, 'predictor')}: objective 'dino' compares the student's and the "
                               "teacher's heads directly: unset predictor")
 
 

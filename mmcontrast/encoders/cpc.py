@@ -28,6 +28,7 @@ from torch import nn
 
 from ..batch import EmbeddingBatch
 from ..citations import CPC
+from ..component_params import check_component
 from ..data.errors import DataError
 
 
@@ -79,10 +80,9 @@ class CPCEncoder(nn.Module):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"cpc: '{key}' must be an integer >= {low}, got {value!r}")
         if isinstance(sentence_encoder, dict):
-            from ..config import validate_component
             from . import ENCODERS
 
-            validate_component(sentence_encoder, "encoder.sentence_encoder", "encoders", "encoder 'cpc'")
+            check_component(sentence_encoder, "encoder.sentence_encoder", ENCODERS, "encoder 'cpc'", "encoder")
             sentence_encoder = ENCODERS.get(sentence_encoder["name"])(
                 **{k: v for k, v in sentence_encoder.items() if k != "name"})
         self.sentence_encoder = sentence_encoder

@@ -8,11 +8,10 @@ card as soon as it is registered.
 
 from __future__ import annotations
 
-import inspect
 import re
 from typing import Any
 
-from ..config import _registry, parameters_of
+from ..config import AXES, with_defaults
 
 # config key -> registry axis of the components a card describes, in the card's order
 CARD_AXES: tuple[tuple[str, str], ...] = (
@@ -35,7 +34,7 @@ def component_class(component: dict[str, Any] | None, axis: str) -> Any:
     if not component or "name" not in component:
         return None
     try:
-        return _registry(axis).get(component["name"])
+        return AXES[axis].get(component["name"])
     except KeyError:
         return None
 
@@ -44,13 +43,9 @@ def component_params(component: dict[str, Any] | None, axis: str) -> dict[str, A
     """A component's parameters with its factory's defaults filled in (the given ones when it is unknown)."""
     if not component:
         return {}
-    values = {k: v for k, v in component.items() if k != "name"}
-    factory = component_class(component, axis)
-    if factory is not None:
-        for key, param in parameters_of(factory).items():
-            if key not in values and param.default is not inspect.Parameter.empty:
-                values[key] = param.default
-    return values
+    if component_class(component, axis) is None:
+        return {k: v for k, v in component.items() if k != "name"}
+    return with_defaults(component, axis)
 
 
 def summary(component: dict[str, Any], axis: str) -> str:
