@@ -27,7 +27,7 @@ from .component_params import Source, check_component, is_nonfinite, parameters_
 from .data import DATASETS
 from .data.samplers import BATCH_SAMPLERS
 from .encoders import ENCODERS, HEADS, TARGETS, TILE_HEADS
-from .errors import ConfigError
+from .errors import ComponentRuleError, ConfigError
 from .evaluation import EVALUATORS
 from .miners import MINERS
 from .negatives import NEGATIVES
@@ -338,53 +338,69 @@ def _check_override(key: str, tree: dict[str, Any]) -> None:
 
 
 def validate(cfg: Config, source: Source = "config") -> None:
-    """Check every component against its registry, the ranges of the ``train`` values and a few cross-field rules.
+    """Check every component against its registry, the ranges of the ``train`` values and the rules that span
+    sections: the objective's composition with its miner and the view, and each component's own ``check_config``.
     ``source`` labels the errors: a file name, or a function of the dotted key (``Origins``)."""
-    validate_component(cfg.data.train, "data.train", "datasets", source, hook=True)
-    if cfg.data.batch_sampler is not None:
-        validate_component(cfg.data.batch_sampler, "data.batch_sampler", "batch_samplers", source)
     if cfg.data.num_workers < 0:
         raise ConfigError(f"{where(source, 'data.num_workers')}: data.num_workers must be >= 0 (0 loads in the "
                           f"main process), got {cfg.data.num_workers}")
-    validate_component(cfg.view, "view", "views", source, hook=True)
-    validate_component(cfg.encoder, "encoder", "encoders", source)
-    if cfg.head is not None:
-        validate_component(cfg.head, "head", "heads", source)
-    if cfg.passage_encoder is not None:
-        validate_component(cfg.passage_encoder, "passage_encoder", "encoders", source)
-    if cfg.passage_head is not None:
-        if cfg.passage_encoder is None:
-            raise ConfigError(f"{where(source, 'passage_head')}: passage_head needs passage_encoder (a separate "
-                              "passage tower)")
-        validate_component(cfg.passage_head, "passage_head", "heads", source)
+    if cfg.passage_head is not None and cfg.passage_encoder is None:
+        raise ConfigError(f"{where(source, 'passage_head')}: passage_head needs passage_encoder (a separate "
+                          "passage tower)")
     unknown_roles = sorted(set(cfg.prompts) - {"query", "passage"})
     if unknown_roles:
         raise ConfigError(f"{where(source, 'prompts')}: prompts has unknown role(s) {unknown_roles}; roles: query, "
                           "passage")
-    if cfg.predictor is not None:
-        validate_component(cfg.predictor, "predictor", "heads", source)
-    if cfg.target is not None:
-        validate_component(cfg.target, "target", "targets", source)
-    _check_tile_head(cfg, source)
     if cfg.symmetric not in ("none", "sum", "mean"):
         raise ConfigError(f"{where(source, 'symmetric')}: symmetric must be none, sum or mean, got "
                           f"'{cfg.symmetric}'")
-    validate_component(cfg.negatives, "negatives", "negatives", source)
-    validate_component(cfg.objective, "objective", "objectives", source)
-    if cfg.miner is not None:
-        validate_component(cfg.miner, "miner", "miners", source)
-    _check_objective_composition(cfg, source)
     if not isinstance(cfg.evaluators, list):
         raise ConfigError(f"{where(source, 'evaluators')}: 'evaluators' must be a list of components")
-    for i, evaluator in enumerate(cfg.evaluators):
-        validate_component(evaluator, f"evaluators[{i}]", "evaluators", source, hook=True)
+    components = _components(cfg)
+    for key, component, axis in components:
+        validate_component(component, key, axis, source, hook=axis in _CHECKED_ON_VALIDATION)
+    view_gives = VIEWS.get(cfg.view["name"]).outputs(_params(cfg.view))
+    _check_objective_composition(cfg, view_gives, source)
+    tree = _as_tree(cfg)
+    for key, component, axis in components:
+        _check_rules(AXES[axis].get(component["name"]), tree, view_gives, source)
     _check_train(cfg.train, source)
-    t = cfg.train
-    queue_size = cfg.negatives.get("size") if cfg.negatives.get("name") == "queue" else None
-    if isinstance(queue_size, int) and queue_size < t.batch_size:
-        raise ConfigError(f"{where(source, 'negatives.size')}: negatives.size {queue_size} is smaller than "
-                          f"train.batch_size {t.batch_size}: a queue must hold at least one global batch of keys")
     _check_export(cfg.export, source)
+
+
+# the axes whose entries' ``check_params(params, key)`` runs with the signature checks (an objective's takes its
+# registry name instead of the key: ``check_composition`` runs it)
+_CHECKED_ON_VALIDATION = ("datasets", "views", "evaluators")
+
+
+def _components(cfg: Config) -> list[tuple[str, Component, str]]:
+    """The run's components that are set, in config order: (dotted key, component, axis)."""
+    slots = [("data.train", cfg.data.train, "datasets"),
+             ("data.batch_sampler", cfg.data.batch_sampler, "batch_samplers"), ("view", cfg.view, "views"),
+             ("encoder", cfg.encoder, "encoders"), ("head", cfg.head, "heads"),
+             ("passage_encoder", cfg.passage_encoder, "encoders"), ("passage_head", cfg.passage_head, "heads"),
+             ("predictor", cfg.predictor, "heads"), ("target", cfg.target, "targets"),
+             ("tile_head", cfg.tile_head, "tile_heads"), ("negatives", cfg.negatives, "negatives"),
+             ("objective", cfg.objective, "objectives"), ("miner", cfg.miner, "miners"),
+             *((f"evaluators[{i}]", evaluator, "evaluators") for i, evaluator in enumerate(cfg.evaluators))]
+    return [(key, component, axis) for key, component, axis in slots if component is not None]
+
+
+def _params(component: Component) -> dict[str, Any]:
+    return {k: v for k, v in component.items() if k != "name"}
+
+
+def _check_rules(factory: Any, tree: dict[str, Any], view_gives: frozenset[str], source: Source) -> None:
+    """A component's own rules about the rest of the run (``check_config(config, view_gives)``: DINO needs a
+    momentum target, a queue holds a global batch, a tile head needs tiles, ...): its ComponentRuleError becomes a
+    ConfigError naming where the key to change was set."""
+    check = getattr(factory, "check_config", None)
+    if check is None:
+        return
+    try:
+        check(tree, view_gives)
+    except ComponentRuleError as err:
+        raise ConfigError(f"{where(source, err.key)}: {err}") from None
 
 
 def _check_train(t: TrainConfig, source: Source) -> None:
@@ -490,42 +506,13 @@ def _check_export(export: ExportConfig, source: Source) -> None:
                           "digits and _, e.g. HF_TOKEN); nothing was written")
 
 
-def _check_tile_head(cfg: Config, source: Source) -> None:
-    """``tile_head`` and a jigsaw view with ``encode_tiles: true`` come together (PIRL's per-tile encoding), with
-    a single tower, no target branch and no gradient caching."""
-    encodes_tiles = cfg.view.get("name") == "jigsaw" and cfg.view.get("encode_tiles") is True
-    if cfg.tile_head is None:
-        if encodes_tiles:
-            raise ConfigError(f"{where(source, 'view.encode_tiles')}: view.encode_tiles needs a tile_head that "
-                              "combines the tile embeddings into the query embedding, e.g. tile_head: {name: concat, "
-                              "tile_dim: 128}")
-        return
-    validate_component(cfg.tile_head, "tile_head", "tile_heads", source)
-    if not encodes_tiles:
-        raise ConfigError(f"{where(source, 'tile_head')}: tile_head combines jigsaw tiles: it needs view: {{name: "
-                          f"jigsaw, encode_tiles: true}} (got view {cfg.view.get('name')!r} with encode_tiles "
-                          f"{cfg.view.get('encode_tiles')!r})")
-    unsupported = {"target": cfg.target, "passage_encoder": cfg.passage_encoder, "train.chunk_size": cfg.train.chunk_size or None}
-    set_keys = [key for key, value in unsupported.items() if value is not None]
-    if set_keys:
-        raise ConfigError(f"{where(source, set_keys[0])}: tile_head (per-tile jigsaw queries) works with one online "
-                          f"tower and its own embeddings as keys: unset {set_keys}")
-
-
-def _check_objective_composition(cfg: Config, source: Source) -> None:
+def _check_objective_composition(cfg: Config, view_gives: frozenset[str], source: Source) -> None:
     """The objective's similarity/distance, and its miner against the objective and the view's labels."""
     try:
-        check_composition(cfg.objective, cfg.miner, cfg.view, cfg.data.train)
+        check_composition(cfg.objective, cfg.miner, cfg.view["name"], view_gives, cfg.data.train)
     except ValueError as err:
         key = "miner" if cfg.miner is not None and str(err).startswith("miner") else "objective"
         raise ConfigError(f"{where(source, key)}: {err}") from None
-    if cfg.objective.get("name") == "dino":
-        if cfg.target is None or cfg.target.get("name") != "momentum":
-            raise ConfigError(f"{where(source, 'objective')}: objective 'dino' distils a momentum teacher: set "
-                              f"target: {{name: momentum}} (got target {cfg.target!r})")
-        if cfg.predictor is not None:
-            raise ConfigError(f"{where(source, 'predictor')}: objective 'dino' compares the student's and the "
-                              "teacher's heads directly: unset predictor")
 
 
 def config_to_yaml(cfg: Config) -> str:

@@ -27,3 +27,15 @@ class RunError(MmcontrastError, RuntimeError):
 
 class NonFiniteError(RunError):
     """The loss or the gradients became NaN or infinite: training stopped before the weights were saved."""
+
+
+class ComponentRuleError(ValueError):
+    """A component's rule about the rest of the run's config is broken (raised by a component's ``check_config``):
+    ``key`` is the dotted config key to change. The config adds where that key was set and raises a ConfigError."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        return type(self), (self.key, str(self))

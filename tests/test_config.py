@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -11,7 +12,12 @@ import yaml
 from conftest import ROOT
 from helpers import write_config
 
-from mmcontrast.config import Config, ConfigError, load_config
+from mmcontrast.config import AXES, Config, ConfigError, load_config, with_defaults
+from mmcontrast.errors import ComponentRuleError
+from mmcontrast.negatives import NEGATIVES
+from mmcontrast.objectives import OBJECTIVES
+from mmcontrast.views import VIEWS
+from mmcontrast.views.base import CROPS, INDICES, LABELS, TILES
 
 
 def write(tmp_path: Path, tree: dict) -> Path:
@@ -274,3 +280,40 @@ def test_yaml_syntax_errors_are_one_line_with_line_and_column(tmp_path):
         load_config(path)
     assert str(err.value) == (f"{path}: not valid YAML: while parsing a flow mapping at line 1, column 8; expected ',' "
                               "or '}', but got ':' at line 2, column 5")
+
+
+def test_one_axis_table_names_every_registry_and_fills_defaults():
+    assert set(AXES) == {"datasets", "batch_samplers", "views", "encoders", "heads", "tile_heads", "targets",
+                         "negatives", "objectives", "miners", "evaluators"}
+    assert AXES["views"] is VIEWS and "queue" in AXES["negatives"]
+    assert with_defaults({"name": "queue", "size": 8}, "negatives") == {"size": 8, "seed": 0}  # embedding_dim: injected
+    with pytest.raises(KeyError, match="unknown negatives 'queu'"):
+        with_defaults({"name": "queu"}, "negatives")
+
+
+def test_views_declare_what_their_batches_carry():
+    outputs = {name: VIEWS.get(name).outputs({}) for name in VIEWS.names()}
+    assert outputs["two_view_augment"] == {INDICES} and outputs["simcse_unsup"] == {INDICES}
+    assert outputs["multi_crop"] == {INDICES, CROPS} and outputs["skipgram"] == set()
+    assert LABELS in VIEWS.get("two_view_augment").outputs({"label_column": "label"})
+    assert VIEWS.get("rotation").outputs({"predict_rotation": True}) == {INDICES, LABELS}
+    assert VIEWS.get("jigsaw").outputs({"encode_tiles": True}) == {INDICES, TILES}
+    assert all(LABELS not in given for given in outputs.values())  # labels only when a parameter asks for them
+
+
+def test_cross_section_rules_live_in_their_components():
+    tree = dataclasses.asdict(load_config())
+    with pytest.raises(ComponentRuleError, match="objective 'dino' distils a momentum teacher") as err:
+        OBJECTIVES.get("dino").check_config(tree, frozenset())
+    assert err.value.key == "objective"
+    with pytest.raises(ComponentRuleError, match="negatives.size 8 is smaller than train.batch_size 64") as err:
+        NEGATIVES.get("queue").check_config({**tree, "negatives": {"name": "queue", "size": 8}}, frozenset())
+    assert err.value.key == "negatives.size"
+    NEGATIVES.get("queue").check_config({**tree, "negatives": {"name": "queue", "size": 64}}, frozenset())
+    with pytest.raises(ConfigError, match="negatives.size 8 is smaller than train.batch_size 64"):
+        load_config(None, ["negatives={name: queue, size: 8}"])
+    pirl = ROOT / "configs" / "vision" / "offline" / "pirl.yaml"
+    with pytest.raises(ConfigError, match=re.escape("override train.chunk_size=4: tile_head (per-tile jigsaw queries) "
+                                                    "works with one online tower and its own embeddings as keys: unset "
+                                                    "['train.chunk_size']")):
+        load_config(pirl, ["train.chunk_size=4"])

@@ -5,10 +5,13 @@ image head's output, so that g(tiles of I) and f(I) live in one space and can be
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
 from ..citations import PIRL
+from ..errors import ComponentRuleError
 
 
 class TileHead(nn.Module):
@@ -32,6 +35,23 @@ class TileHead(nn.Module):
     )
     citation = PIRL
     tags = ("pirl",)
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any], view_gives: frozenset[str]) -> None:
+        """The run around a tile head: a view that gives jigsaw tiles as its query (``jigsaw`` with
+        ``encode_tiles: true``: ``tiled_query`` among the view's declared outputs), one online tower and its own
+        embeddings as keys (no target, no passage tower, no gradient caching)."""
+        view = config["view"]
+        if "tiled_query" not in view_gives:
+            raise ComponentRuleError("tile_head", "tile_head combines jigsaw tiles: it needs view: {name: jigsaw, "
+                                     f"encode_tiles: true}} (got view {view.get('name')!r} with encode_tiles "
+                                     f"{view.get('encode_tiles')!r})")
+        unsupported = {"target": config.get("target"), "passage_encoder": config.get("passage_encoder"),
+                       "train.chunk_size": config["train"].get("chunk_size") or None}
+        set_keys = [key for key, value in unsupported.items() if value is not None]
+        if set_keys:
+            raise ComponentRuleError(set_keys[0], "tile_head (per-tile jigsaw queries) works with one online tower and "
+                                     f"its own embeddings as keys: unset {set_keys}")
 
     def __init__(self, input_dim: int, num_tiles: int, tile_dim: int = 128, output_dim: int | None = None) -> None:
         super().__init__()

@@ -3,13 +3,14 @@ Learning"; Chen et al. 2020, MoCo v2)."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
 
 from ..citations import MOCO
 from ..distributed import gather_no_grad
+from ..errors import ComponentRuleError
 from .base import Negatives
 
 
@@ -34,6 +35,14 @@ class QueueNegatives(Negatives):
     card_summary = "a FIFO queue of momentum-encoder keys from past batches (MoCo, He et al., 2020)"
     citation = MOCO
     tags = ("moco",)
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any], view_gives: frozenset[str]) -> None:
+        """A queue set to hold fewer keys than one global batch (``train.batch_size``) is an error."""
+        size, batch_size = config["negatives"].get("size"), config["train"]["batch_size"]
+        if isinstance(size, int) and size < batch_size:
+            raise ComponentRuleError("negatives.size", f"negatives.size {size} is smaller than train.batch_size "
+                                     f"{batch_size}: a queue must hold at least one global batch of keys")
 
     def __init__(self, size: int = 4096, embedding_dim: int = 128, seed: int = 0) -> None:
         super().__init__()

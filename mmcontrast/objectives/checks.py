@@ -10,33 +10,18 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-
-def view_gives_labels(view: dict[str, Any]) -> bool:
-    """Whether the view component yields ``labels``: a view class may say so with a ``gives_labels(params)``
-    classmethod; otherwise an image view does when its ``label_column`` is set (or ``predict_rotation``, whose
-    labels are the rotations), and the other views give none."""
-    from ..views import VIEWS
-
-    params = {k: v for k, v in view.items() if k != "name"}
-    factory = VIEWS.get(view["name"])
-    declared = getattr(factory, "gives_labels", None)
-    if callable(declared):
-        return bool(declared(params))
-    return params.get("label_column") is not None or params.get("predict_rotation") is True
+from . import OBJECTIVES
 
 
 def objectives_with_miner() -> list[str]:
-    from . import OBJECTIVES
-
     return [n for n in OBJECTIVES.names() if "miner" in inspect.signature(OBJECTIVES.get(n)).parameters]
 
 
-def check_composition(objective: dict[str, Any], miner: dict[str, Any] | None, view: dict[str, Any],
-                      dataset: dict[str, Any] | None = None) -> None:
+def check_composition(objective: dict[str, Any], miner: dict[str, Any] | None, view: str,
+                      view_gives: frozenset[str], dataset: dict[str, Any] | None = None) -> None:
     """ValueError when ``objective`` cannot use its similarity/distance, or ``miner`` cannot be used with the
-    objective or with the data (``view`` / ``dataset`` components give no labels)."""
-    from . import OBJECTIVES
-
+    objective or with the data: the view (registry name ``view``) gives no labels (``"labels"`` not among
+    ``view_gives``, what the view declares it gives: ``View.outputs``)."""
     factory = OBJECTIVES.get(objective["name"])
     check = getattr(factory, "check_params", None)
     if check is not None:
@@ -46,7 +31,7 @@ def check_composition(objective: dict[str, Any], miner: dict[str, Any] | None, v
     if "miner" not in inspect.signature(factory).parameters:
         raise ValueError(f"miner '{miner['name']}' cannot be used with objective '{objective['name']}', which reads "
                          f"no pairs or triplets; objectives that take a miner: {', '.join(objectives_with_miner())}")
-    if not view_gives_labels(view):
+    if "labels" not in view_gives:
         data = f" of data.train '{dataset['name']}'" if dataset else ""
-        raise ValueError(f"miner '{miner['name']}' needs labelled data, but view '{view['name']}' gives no labels "
+        raise ValueError(f"miner '{miner['name']}' needs labelled data, but view '{view}' gives no labels "
                          f"(set view.label_column to the label column{data}, or remove the miner)")

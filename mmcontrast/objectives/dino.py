@@ -10,7 +10,7 @@ student also sees the multi-crop local views.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 import torch.distributed as dist
@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from ..batch import EmbeddingBatch
 from ..citations import DINO
 from ..distributed import is_distributed
+from ..errors import ComponentRuleError
 from ..negatives import Negatives
 from .base import Objective
 
@@ -78,6 +79,18 @@ class DINO(Objective):
     tags = ("dino",)
 
     objective_name = "dino"
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any], view_gives: frozenset[str]) -> None:
+        """DINO distils a momentum teacher (``target: {name: momentum}``) and compares the student's and the
+        teacher's heads directly (no ``predictor``)."""
+        target = config.get("target")
+        if target is None or target.get("name") != "momentum":
+            raise ComponentRuleError("objective", "objective 'dino' distils a momentum teacher: set target: {name: "
+                                     f"momentum}} (got target {target!r})")
+        if config.get("predictor") is not None:
+            raise ComponentRuleError("predictor", "objective 'dino' compares the student's and the teacher's heads "
+                                     "directly: unset predictor")
 
     def __init__(
         self,

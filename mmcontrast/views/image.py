@@ -14,7 +14,7 @@ from ..citations import SIMCLR
 from ..registry import closest
 from ..value_types import describe, matches
 from .augment import AugmentConfig, ImageAugmentation
-from .base import View, ViewBatch, column
+from .base import INDICES, LABELS, View, ViewBatch, column
 
 AUGMENT_KEYS = [f.name for f in dataclasses.fields(AugmentConfig) if f.name not in ("mean", "std")]
 
@@ -51,6 +51,12 @@ class ImageView(View):
     (both injected by the trainer; the seed differs per process)."""
 
     name = "image view"
+    gives = frozenset({INDICES})
+
+    @classmethod
+    def outputs(cls, params: dict[str, Any]) -> frozenset[str]:
+        """``gives``, and ``labels`` when ``label_column`` is set."""
+        return cls.gives | ({LABELS} if params.get("label_column") is not None else set())
 
     def __init__(self, column: str, label_column: str | None, seed: int, device: str | torch.device) -> None:
         self.column = column

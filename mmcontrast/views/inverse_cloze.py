@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from ..citations import ICT
-from .base import View, ViewBatch
+from .base import INDICES, View, ViewBatch
 from .sentences import batch_sentences, randint, seeded
 
 
@@ -36,6 +36,8 @@ class InverseCloze(View):
     tags = ("inverse-cloze-task",)
 
     generator: torch.Generator
+
+    gives = frozenset({INDICES})
 
     def __init__(self, column: str = "sentences", window: int = 2, keep_probability: float = 0.0,
                  separator: str = " ", seed: int = 0) -> None:

@@ -9,8 +9,9 @@ from typing import Any
 import torch
 
 from ..citations import PIRL
+from ..errors import ComponentRuleError
 from .augment import ImageAugmentation, _pair, _rand, resized_crop
-from .base import ViewBatch
+from .base import TILES, ViewBatch
 from .image import ImageView, augment_config
 
 Tensor = torch.Tensor
@@ -94,6 +95,19 @@ class Jigsaw(ImageView):
     tags = ("pirl",)
 
     name = "jigsaw"
+
+    @classmethod
+    def outputs(cls, params: dict[str, Any]) -> frozenset[str]:
+        """``gives`` (and ``labels`` with ``label_column``), and the tiles as the query with ``encode_tiles``."""
+        return super().outputs(params) | ({TILES} if params.get("encode_tiles") is True else set())
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any], view_gives: frozenset[str]) -> None:
+        """``encode_tiles: true`` needs the run's ``tile_head`` (PIRL's g) to combine the tile embeddings."""
+        if config["view"].get("encode_tiles") is True and config.get("tile_head") is None:
+            raise ComponentRuleError("view.encode_tiles", "view.encode_tiles needs a tile_head that combines the tile "
+                                     "embeddings into the query embedding, e.g. tile_head: {name: concat, tile_dim: "
+                                     "128}")
 
     def __init__(
         self,

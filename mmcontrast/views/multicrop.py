@@ -9,7 +9,7 @@ import torch
 
 from ..citations import SWAV
 from .augment import ImageAugmentation
-from .base import ViewBatch
+from .base import CROPS, INDICES, ViewBatch
 from .image import ImageView, augment_config
 
 
@@ -38,6 +38,7 @@ class MultiCrop(ImageView):
     citation = SWAV
 
     name = "multi_crop"
+    gives = frozenset({INDICES, CROPS})
 
     def __init__(
         self,

@@ -9,7 +9,7 @@ import torch
 
 from ..citations import DPR, TITLE_BODY
 from ..data.errors import DataError
-from .base import View, ViewBatch, column
+from .base import INDICES, View, ViewBatch, column
 from .sentences import by_role, randint, row_name, seeded
 
 
@@ -38,6 +38,7 @@ class TitleBody(View):
         "of the batch negatives"
     )
     citation = TITLE_BODY
+    gives = frozenset({INDICES})
 
     def __init__(self, title_column: str = "title", body_column: str = "text") -> None:
         self.title_column, self.body_column = title_column, body_column
@@ -80,6 +81,7 @@ class QueryPassage(View):
     tags = ("dense-retrieval",)
 
     generator: torch.Generator
+    gives = frozenset({INDICES})
 
     def __init__(
         self,

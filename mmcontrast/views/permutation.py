@@ -15,7 +15,7 @@ import torch
 
 from ..citations import ALBERT, BART
 from ..data.errors import DataError
-from .base import View, ViewBatch
+from .base import INDICES, View, ViewBatch
 from .sentences import batch_sentences, by_role, randint, row_name, seeded
 
 Anchor = Literal["dropout", "delete_words"]
@@ -106,6 +106,8 @@ class SentencePermutation(View):
     citation = BART + "\n\n" + ALBERT
 
     generator: torch.Generator
+
+    gives = frozenset({INDICES})
 
     def __init__(
         self,

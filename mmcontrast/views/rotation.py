@@ -9,7 +9,7 @@ import torch
 
 from ..citations import ROTATION
 from .augment import ImageAugmentation, _pair, _rand, rotate90
-from .base import ViewBatch
+from .base import LABELS, ViewBatch
 from .image import ImageView, augment_config
 
 NUM_ROTATIONS = 4  # 0, 90, 180, 270 degrees
@@ -45,6 +45,11 @@ class Rotation(ImageView):
     citation = ROTATION
 
     name = "rotation"
+
+    @classmethod
+    def outputs(cls, params: dict[str, Any]) -> frozenset[str]:
+        """``gives``, and ``labels`` when ``label_column`` is set or with ``predict_rotation`` (the rotations)."""
+        return super().outputs(params) | ({LABELS} if params.get("predict_rotation") is True else set())
 
     def __init__(
         self,

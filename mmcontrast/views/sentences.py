@@ -17,7 +17,7 @@ import torch
 
 from ..citations import QUICK_THOUGHTS
 from ..data.errors import DataError
-from .base import Items, View, ViewBatch, column
+from .base import INDICES, Items, View, ViewBatch, column
 
 
 def randint(high: int, generator: torch.Generator) -> int:
@@ -95,6 +95,8 @@ class NextSentence(View):
     tags = ("quick-thoughts",)
 
     generator: torch.Generator
+
+    gives = frozenset({INDICES})
 
     def __init__(self, column: str = "sentences", window: int = 1, include_previous: bool = False,
                  num_hard_negatives: int = 0, seed: int = 0) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..citations import SIMCSE
-from .base import View, ViewBatch, column
+from .base import INDICES, View, ViewBatch, column
 
 
 class SimCSEUnsupervised(View):
@@ -19,6 +19,7 @@ class SimCSEUnsupervised(View):
     )
     citation = SIMCSE
     tags = ("simcse",)
+    gives = frozenset({INDICES})
 
     def __init__(self, column: str = "text") -> None:
         self.column = column
@@ -37,6 +38,7 @@ class SimCSESupervised(View):
     )
     citation = SIMCSE
     tags = ("simcse",)
+    gives = frozenset({INDICES})
 
     def __init__(self, anchor: str = "anchor", positive: str = "positive", negative: str | None = "negative") -> None:
         self.anchor, self.positive, self.negative = anchor, positive, negative
