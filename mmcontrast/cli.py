@@ -1,5 +1,5 @@
 """Command line: ``mmcontrast train|evaluate|export|index --config configs/X.yaml [dotted.key=value ...]``,
-``mmcontrast search --index DIR``.
+``mmcontrast search --index DIR``, ``mmcontrast components [AXIS]``.
 
 ``scripts/train.py`` calls the same entry point, so ``accelerate launch scripts/train.py ...`` and the installed
 console script behave alike.
@@ -13,7 +13,7 @@ import math
 import sys
 from pathlib import Path
 
-from .config import load_config
+from .config import AXES, load_config
 from .errors import MmcontrastError, NonFiniteError
 
 
@@ -68,7 +68,16 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--checkpoint", default=None, help="checkpoint (default: the one the index was built with)")
     sub.add_argument("--batch-size", type=int, default=128)
     _add_debug(sub)
+    text = "list the registered components of every axis (or of one): the names a config's 'name' keys pick from"
+    sub = commands.add_parser("components", help=text, description=text)
+    sub.add_argument("axis", nargs="?", choices=list(AXES), help="one axis (default: every axis)")
+    _add_debug(sub)
     return parser
+
+
+def components_table(axis: str | None = None) -> str:
+    """One line per axis of the config's axis table: ``negatives: in_batch, memory_bank, none, queue``."""
+    return "\n".join(f"{name}: {', '.join(AXES[name].names())}" for name in ([axis] if axis else AXES))
 
 
 def _add_debug(sub: argparse.ArgumentParser) -> None:
@@ -142,6 +151,9 @@ def user_error(err: BaseException) -> str | None:
 def _run(args: argparse.Namespace) -> int:
     if args.command == "search":
         return _search(args)
+    if args.command == "components":
+        print(components_table(args.axis))
+        return 0
     cfg = load_config(args.config, args.overrides)
     if args.command == "index":
         from .cli_retrieval import index_command, print_json

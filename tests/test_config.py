@@ -12,6 +12,7 @@ import yaml
 from conftest import ROOT
 from helpers import write_config
 
+from mmcontrast.cli import main
 from mmcontrast.config import AXES, Config, ConfigError, load_config, with_defaults
 from mmcontrast.errors import ComponentRuleError
 from mmcontrast.negatives import NEGATIVES
@@ -317,3 +318,13 @@ def test_cross_section_rules_live_in_their_components():
                                                     "works with one online tower and its own embeddings as keys: unset "
                                                     "['train.chunk_size']")):
         load_config(pirl, ["train.chunk_size=4"])
+
+
+def test_cli_lists_the_components_of_the_axis_table(capsys):
+    assert main(["components", "negatives"]) == 0
+    assert capsys.readouterr().out == "negatives: in_batch, memory_bank, none, queue\n"
+    assert main(["components"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == list(AXES) and "views: " in lines[2] and "jigsaw" in lines[2]
+    with pytest.raises(SystemExit):
+        main(["components", "view"])  # the axis names are plural
