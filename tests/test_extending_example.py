@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-import yaml
 
 from conftest import ROOT, TINY_RESNET
+from helpers import write_config
 
 sys.path.insert(0, str(ROOT / "examples"))  # the example is a file beside the package, not part of it
 
@@ -50,8 +50,9 @@ def test_cosine_margin_matches_a_naive_loop_and_zero_margin_is_cosine_info_nce()
     assert cosine_margin(query, candidates, torch.arange(6), 0.0, 0.1).item() == pytest.approx(plain.item(), rel=1e-5)
 
 
-def write_config(tmp_path: Path, objective: dict) -> Path:
-    tree = {
+def tiny_config(tmp_path: Path, objective: dict) -> Path:
+    """Digits, two augmented views, a tiny random-init ResNet: 30 steps of 32, no evaluation or export."""
+    return write_config(tmp_path / "cosine_margin.yaml", {
         "data": {"train": {"name": "sklearn_digits", "split": "train"}},
         "view": {"name": "two_view_augment", "augment": {"size": 16, "crop_scale": [0.8, 1.0]}},
         "encoder": {"name": "vision", "image_size": 16, "config": TINY_RESNET},
@@ -62,14 +63,11 @@ def write_config(tmp_path: Path, objective: dict) -> Path:
                   "progress_bar": False, "log_with": ["jsonl"]},
         "export": {"enabled": False},
         "output_dir": str(tmp_path / "run"),
-    }
-    path = tmp_path / "cosine_margin.yaml"
-    path.write_text(yaml.safe_dump(tree))
-    return path
+    })
 
 
 def test_a_config_names_the_new_objective_and_train_uses_it(tmp_path):
-    cfg = load_config(write_config(tmp_path, {"name": "cosine_margin", "margin": 0.2, "temperature": 0.1}))
+    cfg = load_config(tiny_config(tmp_path, {"name": "cosine_margin", "margin": 0.2, "temperature": 0.1}))
     result = train(cfg)
     assert isinstance(result.learner.objective, CosineMargin) and result.learner.objective.margin == 0.2
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
@@ -81,4 +79,4 @@ def test_a_config_names_the_new_objective_and_train_uses_it(tmp_path):
 
 def test_the_new_objective_is_validated_like_the_built_in_ones(tmp_path):
     with pytest.raises(ConfigError, match="did you mean 'margin'"):
-        load_config(write_config(tmp_path, {"name": "cosine_margin", "margn": 0.2}))
+        load_config(tiny_config(tmp_path, {"name": "cosine_margin", "margn": 0.2}))
