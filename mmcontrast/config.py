@@ -359,8 +359,8 @@ def validate(cfg: Config, source: Source = "config") -> None:
     components = _components(cfg)
     for key, component, axis in components:
         validate_component(component, key, axis, source, hook=axis in _CHECKED_ON_VALIDATION)
+    _check_objective_composition(cfg, source)
     view_gives = VIEWS.get(cfg.view["name"]).outputs(_params(cfg.view))
-    _check_objective_composition(cfg, view_gives, source)
     tree = _as_tree(cfg)
     for key, component, axis in components:
         _check_rules(AXES[axis].get(component["name"]), tree, view_gives, source)
@@ -506,10 +506,10 @@ def _check_export(export: ExportConfig, source: Source) -> None:
                           "digits and _, e.g. HF_TOKEN); nothing was written")
 
 
-def _check_objective_composition(cfg: Config, view_gives: frozenset[str], source: Source) -> None:
-    """The objective's similarity/distance, and its miner against the objective and the view's labels."""
+def _check_objective_composition(cfg: Config, source: Source) -> None:
+    """The objective's similarity/distance, and its miner against the objective."""
     try:
-        check_composition(cfg.objective, cfg.miner, cfg.view["name"], view_gives, cfg.data.train)
+        check_composition(cfg.objective, cfg.miner)
     except ValueError as err:
         key = "miner" if cfg.miner is not None and str(err).startswith("miner") else "objective"
         raise ConfigError(f"{where(source, key)}: {err}") from None

@@ -15,6 +15,7 @@ from helpers import write_config
 from mmcontrast.cli import main
 from mmcontrast.config import AXES, Config, ConfigError, load_config, with_defaults
 from mmcontrast.errors import ComponentRuleError
+from mmcontrast.miners import MINERS
 from mmcontrast.negatives import NEGATIVES
 from mmcontrast.objectives import OBJECTIVES
 from mmcontrast.views import VIEWS
@@ -328,3 +329,12 @@ def test_cli_lists_the_components_of_the_axis_table(capsys):
     assert [line.split(":")[0] for line in lines] == list(AXES) and "views: " in lines[2] and "jigsaw" in lines[2]
     with pytest.raises(SystemExit):
         main(["components", "view"])  # the axis names are plural
+
+
+def test_a_miner_needs_a_view_that_declares_labels():
+    rule = "miner 'batch_hard' needs labelled data, but view 'simcse_unsup' gives no labels"
+    with pytest.raises(ComponentRuleError, match=rule) as err:
+        MINERS.get("batch_hard").check_config({"miner": {"name": "batch_hard"}, "view": {"name": "simcse_unsup"},
+                                               "data": {"train": {"name": "hf"}}}, frozenset({INDICES}))
+    assert err.value.key == "miner"
+    MINERS.get("batch_hard").check_config({}, frozenset({LABELS}))

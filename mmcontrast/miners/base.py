@@ -12,8 +12,11 @@ pair loss can read the pairs of a triplet miner and any triplet loss the triplet
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
+
+from ..errors import ComponentRuleError
 
 
 @dataclass
@@ -78,6 +81,15 @@ class Miner:
     own column."""
 
     name = "miner"
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any], view_gives: frozenset[str]) -> None:
+        """A miner reads labels: the run's view must give them (``labels`` among what it declares it gives)."""
+        if "labels" not in view_gives:
+            miner, view, data = config["miner"]["name"], config["view"]["name"], config["data"]["train"]["name"]
+            raise ComponentRuleError("miner", f"miner '{miner}' needs labelled data, but view '{view}' gives no labels "
+                                     f"(set view.label_column to the label column of data.train '{data}', or remove "
+                                     "the miner)")
 
     def __call__(self, closeness: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor) -> Mined:
         raise NotImplementedError  # pragma: no cover - interface
