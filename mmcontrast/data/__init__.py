@@ -1,7 +1,7 @@
 """Datasets: row dicts from local files, shipped data and the Hub. One registry: ``DATASETS``."""
 
-from ..registry import Registry
 from .beir import beir_corpus, beir_pairs
+from .build import DATASETS, build_dataset
 from .collate import collate_rows
 from .documents import documents
 from .errors import DataError
@@ -11,7 +11,6 @@ from .images import ImageDataset, fashion_mnist, idx_images, mnist, sklearn_digi
 from .text import RowsDataset, text_lines, tsv
 from .skipgram import skipgram_pairs_dataset
 
-DATASETS: Registry = Registry("dataset")
 DATASETS.register("text_lines")(text_lines)
 DATASETS.register("tsv")(tsv)
 DATASETS.register("idx_images")(idx_images)
@@ -25,12 +24,6 @@ DATASETS.register("labelled_captions")(labelled_captions)
 DATASETS.register("beir_corpus")(beir_corpus)
 DATASETS.register("beir_pairs")(beir_pairs)
 DATASETS.register("skipgram_pairs")(skipgram_pairs_dataset)
-
-
-def build_dataset(component: dict):
-    """Instantiate a dataset component ``{name: ..., **params}``."""
-    params = {k: v for k, v in component.items() if k != "name"}
-    return DATASETS.get(component["name"])(**params)
 
 
 __all__ = ["DATASETS", "DataError", "build_dataset", "collate_rows", "ImageDataset", "RowsDataset"]

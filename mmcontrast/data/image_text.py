@@ -17,7 +17,10 @@ from typing import Any, Sequence
 import torch
 from torch.utils.data import Dataset
 
+from ..encoders.vision import pil_bilinear_resize
+from .build import build_dataset
 from .errors import DataError
+from .hub import hf
 
 #: Class names of the labelled sets shipped offline, as they read in a caption.
 CLASS_NAMES: dict[str, list[str]] = {
@@ -101,8 +104,6 @@ class ImageCaptionRows(Dataset):
         if not isinstance(image, torch.Tensor) or image.dim() != 3:
             raise DataError(f"{where}: column '{self.image_column}' is not an image ({type(image).__name__})")
         if self.image_size is not None and tuple(image.shape[-2:]) != (self.image_size, self.image_size):
-            from ..encoders.vision import pil_bilinear_resize
-
             image = pil_bilinear_resize(image.unsqueeze(0), self.image_size)[0]
         captions = [c for column in self.caption_columns for c in captions_of(row[column], where, column)]
         out: dict[str, Any] = {"image": image, "caption": captions}
@@ -138,8 +139,6 @@ def image_captions(
             the images differ in size (they are stacked into batches).
         image_mode: ``RGB`` (default: grey images become 3-channel), ``L``, or null to keep each image's mode.
     """
-    from .hub import hf
-
     caption_columns = [caption_column] if isinstance(caption_column, str) else list(caption_column)
     if not caption_columns or not all(isinstance(c, str) for c in caption_columns):
         raise DataError(f"dataset '{path}': caption_column must be a column name or a list of them, "
@@ -204,8 +203,6 @@ def labelled_captions(
             ``fashion_mnist`` / ``mnist`` / ``sklearn_digits``).
         templates: prompt templates with ``{}`` (default: ``DEFAULT_TEMPLATES``).
     """
-    from . import build_dataset
-
     if not isinstance(dataset, dict) or "name" not in dataset:
         raise DataError(f"labelled_captions: 'dataset' must be a dataset component with a 'name', got {dataset!r}")
     where = f"labelled_captions over '{dataset['name']}'"

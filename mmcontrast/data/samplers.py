@@ -13,7 +13,10 @@ from typing import Any, Protocol
 
 from torch.utils.data import Sampler
 
+from ..encoders.loading import from_pretrained
 from ..registry import Registry
+from .class_balanced import ClassBalancedBatchSampler, dataset_labels
+from .length_grouped import LengthGroupedBatchSampler, row_lengths
 from .no_duplicates import NoDuplicatesBatchSampler
 
 
@@ -55,8 +58,6 @@ class ClassBalanced:
         self.label_column = label_column
 
     def build(self, dataset: Any, batch_size: int, drop_last: bool, shuffle: bool, seed: int) -> Sampler:
-        from .class_balanced import ClassBalancedBatchSampler, dataset_labels
-
         return ClassBalancedBatchSampler(dataset_labels(dataset, self.label_column), batch_size,
                                          self.samples_per_class, shuffle=shuffle, seed=seed)
 
@@ -77,13 +78,9 @@ class LengthGrouped:
         self.tokenizer = tokenizer
 
     def build(self, dataset: Any, batch_size: int, drop_last: bool, shuffle: bool, seed: int) -> Sampler:
-        from .length_grouped import LengthGroupedBatchSampler, row_lengths
-
         tokenizer = None
         if self.tokenizer is not None:
             from transformers import AutoTokenizer
-
-            from ..encoders.loading import from_pretrained
 
             tokenizer = from_pretrained(AutoTokenizer.from_pretrained, self.tokenizer, "data.batch_sampler.tokenizer")
         return LengthGroupedBatchSampler(row_lengths(dataset, self.columns, tokenizer), batch_size,

@@ -29,7 +29,7 @@ from torch import nn
 from ..batch import EmbeddingBatch
 from ..citations import CPC
 from ..component_params import check_component
-from ..data.errors import DataError
+from ..errors import DataError
 
 
 def document_windows(documents: Sequence[Sequence[str]], length: int, stride: int | None = None) -> list[list[str]]:

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from ..encoders import TwoTowerModel
 from ..errors import RunError
 from ..secrets import redact_secrets
 from .card_paths import public_config
@@ -47,8 +48,6 @@ def export_final(
     when ``replace``. Non-finite weights are never written nor pushed (RunError). ``trained_steps`` (the
     checkpoint's step) is stated in the card when it differs from the config's planned length.
     """
-    from ..encoders import TwoTowerModel
-
     modality = getattr(model, "modality", None)
     if modality not in SAVERS:
         raise ValueError(f"cannot export a model of modality '{modality}'; supported: {', '.join(SAVERS)}")

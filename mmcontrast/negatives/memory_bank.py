@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from ..citations import INSTANCE_DISCRIMINATION
-from ..distributed import gather_no_grad
+from ..distributed import gather_counts, gather_no_grad, rank
 from .base import Negatives
 
 
@@ -107,8 +107,6 @@ class MemoryBankNegatives(Negatives):
 
     @staticmethod
     def _offset(indices: torch.Tensor) -> int:
-        from ..distributed import gather_counts, rank
-
         return sum(gather_counts(indices.shape[0], indices.device)[: rank()])
 
     @torch.no_grad()
