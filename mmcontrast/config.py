@@ -2,10 +2,11 @@
 command-line overrides, and errors that name an unknown key with the closest valid one.
 
 Sections with a fixed shape (``train``, ``export``) are dataclasses. Pluggable parts (``data.train``,
-``view``, ``encoder``, ``head``, ``predictor``, ``target``, ``negatives``, ``objective``, ``evaluators``) are
-*components*: a mapping
-with a ``name`` that picks an entry of that axis's registry, plus that entry's own parameters, checked
-against its constructor's signature.
+``view``, ``encoder``, ``head``, ``predictor``, ``target``, ``negatives``, ``objective``, ``evaluators``, ...) are
+*components*: a mapping with a ``name`` that picks an entry of that axis's registry (the ``AXES`` table), plus that
+entry's own parameters, checked against its constructor's signature. A component owns its rules: ``check_params``
+(its own values) and ``check_config`` (the rest of the run, e.g. DINO's momentum target); the config runs them and
+names the file or override that set the key to change. Components never import this module.
 """
 
 from __future__ import annotations
