@@ -1,7 +1,8 @@
 """Every negative architecture and global-batch objective under 2 CPU processes (gloo) equals 1 process over
 the concatenated batch, over TWO optimizer steps: the MoCo queue enqueues the keys of all processes, the memory
 bank stays identical, SwAV's Sinkhorn normalises over the global batch, Barlow Twins and VICReg standardise over
-it. Loss, parameters AND buffers (queue, memory, prototypes, momentum encoder) must match."""
+it. Loss, parameters AND buffers (queue, memory, prototypes, momentum encoder) must match. The default test tier
+runs the queue and the memory bank; the rest of the matrix is in the slow tier."""
 
 from __future__ import annotations
 
@@ -16,8 +17,6 @@ from helpers import SGD_STEP, train_in_processes, write_config
 
 from mmcontrast.config import load_config
 from mmcontrast.training.build import build_learner
-
-pytestmark = pytest.mark.slow
 
 SCENARIOS = {
     "moco_queue": {"target": {"name": "momentum", "momentum": 0.9, "schedule": "constant"},
@@ -51,7 +50,11 @@ def config(tmp_path: Path, scenario: dict) -> Path:
     })
 
 
-@pytest.mark.parametrize("name", list(SCENARIOS))
+DEFAULT_TIER = ("moco_queue", "memory_bank")  # one per negatives architecture with state across processes
+
+
+@pytest.mark.parametrize("name", [name if name in DEFAULT_TIER else pytest.param(name, marks=pytest.mark.slow)
+                                  for name in SCENARIOS])
 def test_two_processes_equal_one_process_over_two_steps(tmp_path, name):
     path = config(tmp_path, SCENARIOS[name])
     lr = f"train.lr={LR.get(name, 0.5)}"

@@ -52,6 +52,7 @@ def test_stage_features_pool_the_hidden_states():
         stage_features(resnet, images, ["res5"])
 
 
+@pytest.mark.slow
 @needs_fashion
 def test_per_stage_metrics_are_above_chance_and_supervised_training_moves_the_deep_stages(tmp_path):
     from mmcontrast.training import train

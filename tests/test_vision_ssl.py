@@ -39,6 +39,7 @@ def per_dimension_std(z: torch.Tensor) -> float:
     return F.normalize(z.float(), dim=1).std(dim=0).mean().item()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["byol", "simsiam"])
 def test_negative_free_methods_do_not_collapse_and_export_reloads_with_the_same_knn(tmp_path, method):
     result = short_run(method, tmp_path / method, "export.enabled=true")
