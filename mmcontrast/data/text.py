@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import gzip
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from torch.utils.data import Dataset
 
+from ..text_files import nonblank_lines, numbered_lines
 from .errors import DataError
 
 
@@ -28,33 +28,9 @@ class RowsDataset(Dataset):
         return self.rows[index]
 
 
-def _numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(1-based line number, text without its line ending) of each line. Lines end at ``\\n`` only (a ``\\r\\n``
-    ending is stripped), as editors and ``wc -l`` count them: each line is decoded on its own, so bytes that are not
-    UTF-8 are reported on their own line (decoding the file in chunks reported the line the chunk started after), and
-    ``\\r``, ``\\x0b``, ``\\x0c``, ``\\x1c``-``\\x1e``, ``\\x85``, ``\\u2028`` inside a line stay part of its text."""
-    if not path.is_file():
-        raise FileNotFoundError(f"data file not found: {path}")
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as handle:  # type: ignore[operator]
-        for line_no, raw in enumerate(handle, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise DataError(f"{path}:{line_no}: not valid UTF-8 ({err.reason} at byte {err.start + 1} of the "
-                                f"line: {raw[err.start:err.start + 4]!r})") from None
-            yield line_no, line.rstrip("\r\n")
-
-
 def text_lines(path: str, column: str = "text", limit: int | None = None) -> RowsDataset:
     """One text per line (blank lines skipped): rows ``{column: text}``. ``limit`` keeps the first rows."""
-    rows = []
-    for _, line in _numbered_lines(Path(path)):
-        if line.strip():
-            rows.append({column: line.strip()})
-            if limit is not None and len(rows) >= limit:
-                break
-    return RowsDataset(rows, path)
+    return RowsDataset([{column: text} for text in nonblank_lines(path, limit)], path)
 
 
 def tsv(
@@ -73,7 +49,7 @@ def tsv(
     """
     rows: list[dict[str, Any]] = []
     names = list(columns) if columns else None
-    for line_no, line in _numbered_lines(Path(path)):
+    for line_no, line in numbered_lines(Path(path)):
         if not line.strip():
             continue
         fields = line.split("\t")

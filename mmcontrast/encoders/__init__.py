@@ -4,6 +4,7 @@
 from ..registry import Registry
 from .cpc import CPCEncoder
 from .dual_encoder import DualEncoderModel
+from .encoder_registry import ENCODERS
 from .heads import DINOHead, MLPHead
 from .model import ContrastiveModel
 from .tile_head import TileHead
@@ -13,7 +14,6 @@ from .two_tower import TwoTowerModel
 from .vision import VisionEncoder
 from .words import WordVectors
 
-ENCODERS: Registry[type] = Registry("encoder")
 ENCODERS.register("text")(TextEncoder)
 ENCODERS.register("vision")(VisionEncoder)
 ENCODERS.register("dual_encoder")(DualEncoderModel)  # a whole image-text model (towers + projections)

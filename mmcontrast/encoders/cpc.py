@@ -30,6 +30,7 @@ from ..batch import EmbeddingBatch
 from ..citations import CPC
 from ..component_params import check_component
 from ..errors import DataError
+from .encoder_registry import ENCODERS
 
 
 def document_windows(documents: Sequence[Sequence[str]], length: int, stride: int | None = None) -> list[list[str]]:
@@ -80,8 +81,6 @@ class CPCEncoder(nn.Module):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"cpc: '{key}' must be an integer >= {low}, got {value!r}")
         if isinstance(sentence_encoder, dict):
-            from . import ENCODERS
-
             check_component(sentence_encoder, "encoder.sentence_encoder", ENCODERS, "encoder 'cpc'", "encoder")
             sentence_encoder = ENCODERS.get(sentence_encoder["name"])(
                 **{k: v for k, v in sentence_encoder.items() if k != "name"})

@@ -27,6 +27,8 @@ import torch.nn.functional as F
 from scipy.stats import spearmanr
 
 from ..batch import EmbeddingBatch
+from ..errors import DataError
+from ..text_files import nonblank_lines
 
 TOKEN = re.compile(r"[a-z]+")
 
@@ -65,9 +67,10 @@ class Vocabulary:
 
 def read_sentences(path: str | Path, limit: int | None = None) -> list[str]:
     """The non-blank lines of a UTF-8 text file (one sentence per line), the first ``limit`` of them."""
-    from ..data.text import text_lines
-
-    return [row["text"] for row in text_lines(str(path), limit=limit).rows]
+    sentences = nonblank_lines(path, limit)
+    if not sentences:
+        raise DataError(f"{path}: the dataset is empty")
+    return sentences
 
 
 @lru_cache(maxsize=8)
