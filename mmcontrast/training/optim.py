@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ..config import TrainConfig
+from .lars import LARS
 
 
 def parameter_groups(module: nn.Module, weight_decay: float, constant_lr: Sequence[str] = ()) -> list[dict]:
@@ -51,8 +52,6 @@ def _has_submodule(module: nn.Module, name: str) -> bool:
 def build_optimizer(module: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     groups = parameter_groups(module, cfg.weight_decay, cfg.constant_lr)
     if cfg.optimizer == "lars":
-        from .lars import LARS
-
         return LARS(groups, lr=cfg.lr, momentum=cfg.momentum, trust_coefficient=cfg.lars_trust_coefficient)
     for group in groups:
         group.pop("lars_exclude", None)
