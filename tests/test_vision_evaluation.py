@@ -131,6 +131,7 @@ def test_linear_probe_rejects_bad_arguments() -> None:
         linear_probe_accuracy(x, y, x, y, num_classes=1)
 
 
+@pytest.mark.slow  # 20,000 real images, 60 epochs
 def test_linear_probe_on_raw_fashion_mnist_pixels() -> None:
     train, test = fashion("train", limit=20_000), fashion("test")
     encoder = PixelEncoder()
