@@ -137,9 +137,10 @@ def _trim(inputs: dict[str, Any]) -> dict[str, Any]:
 
 def chunked_forward(forward: Callable[[dict[str, Any]], torch.Tensor], inputs: dict[str, Any],
                     chunk_size: int) -> torch.Tensor:
-    """``forward(inputs)`` (N, D) computed chunk by chunk with the graph kept: ceil(N / chunk_size) chunks of
-    consecutive rows, chunk i holding rows [i * n // k, (i + 1) * n // k) of each of the k chunks (of each tower
-    of a two-tower input, whose output is the first tower's rows then the second's), run in order."""
+    """``forward(inputs)`` (N, D) computed chunk by chunk with the graph kept, in the chunks gradient caching
+    documents: k = ceil(N / chunk_size) chunks (at most the rows of the smallest tower), chunk i holding rows
+    [i * n // k, (i + 1) * n // k) of every tower of n rows (one tower, or the two of a two-tower input, whose
+    output is the first tower's rows then the second's), run in order of i."""
     towers = inputs if all(isinstance(v, dict) for v in inputs.values()) else {"": inputs}
     counts = [_rows(part) for part in towers.values()]
     pieces = max(1, min(-(-sum(counts) // chunk_size), *counts))
