@@ -5,7 +5,7 @@ Used in-process by tests/test_grad_cache.py (1 process) and launched by it with
 each rank saves its results to OUT/rank<r>.pt.
 
 References (never the code under test):
-- ``full``: the ordinary step, ``learner(inputs, layout, ...)`` + backward over the whole batch in ONE forward.
+- ``full``: the ordinary step, ``learner(step)`` + backward over the whole batch in ONE forward.
   Exact only without dropout: a chunked forward draws dropout masks in another order than one big forward.
 - ``chunked_graph``: the ordinary step too, but with the model's forward replaced by one that embeds the rows
   chunk by chunk WITH the autograd graph kept (the memory-hungry way), so that dropout draws exactly the masks
@@ -29,6 +29,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from conftest import MINILM, SHARED_DATA, TINY_BERT, TINY_RESNET  # noqa: E402
 
+from mmcontrast.batch import StepBatch  # noqa: E402
 from mmcontrast.config import Config, _merge, validate  # noqa: E402
 from mmcontrast.data import build_dataset, collate_rows  # noqa: E402
 from mmcontrast.distributed import rank, world_size  # noqa: E402
@@ -108,15 +109,13 @@ def case_config(case: str, dropout: float) -> Config:
     return cfg
 
 
-def make_batch(cfg: Config, learner: Any, device: torch.device) -> tuple[Any, ...]:
+def make_batch(cfg: Config, learner: Any, device: torch.device) -> StepBatch:
     """This process's rows (BATCH per rank, consecutive) through the view -> flatten_views' output."""
     dataset = build_dataset(cfg.data.train)
     rows = [dict(dataset[i], index=i) for i in range(rank() * BATCH, (rank() + 1) * BATCH)]
     view = build_view(cfg, seed=cfg.seed + rank(), device=device)
     views = view(collate_rows(rows))
-    inputs, layout, crops = flatten_views(learner.model, views)
-    labels = views.labels
-    return inputs, layout, labels, views.indices, crops
+    return flatten_views(learner.model, views)
 
 
 def _rows(inputs: dict[str, Any]) -> int:
@@ -177,21 +176,20 @@ def model_forward_in_chunks(model: Any, chunk_size: int) -> Iterator[None]:
 
 
 def one_step(
-    learner: Any, mode: str, batch: tuple[Any, ...], chunk_size: int, seed: int,
+    learner: Any, mode: str, batch: StepBatch, chunk_size: int, seed: int,
     backward: Callable[[torch.Tensor], None] = torch.Tensor.backward,
 ) -> tuple[float, dict[str, torch.Tensor]]:
     """Zero the gradients, draw from ``seed``, run one forward + backward in ``mode`` (``full``,
     ``chunked_graph`` or ``cache``) -> (local loss, {parameter name: gradient})."""
     core = getattr(learner, "module", learner)
-    inputs, layout, labels, indices, crops = batch
     core.zero_grad(set_to_none=True)
     torch.manual_seed(seed)
     if mode == "full":
-        loss, _ = learner(inputs, layout, labels, indices, crops)
+        loss, _ = learner(batch)
         backward(loss)
     elif mode == "chunked_graph":
         with model_forward_in_chunks(core.model, chunk_size):  # the unwrapped learner: no DDP reduction
-            loss, _ = core(inputs, layout, labels, indices, crops)
+            loss, _ = core(batch)
         loss.backward()
         if world_size() > 1:
             for p in core.parameters():
@@ -199,7 +197,7 @@ def one_step(
                     torch.distributed.all_reduce(p.grad)
                     p.grad /= world_size()
     elif mode == "cache":
-        loss, _ = grad_cache_step(learner, inputs, layout, labels, indices, crops, chunk_size, backward=backward)
+        loss, _ = grad_cache_step(learner, batch, chunk_size, backward=backward)
     else:
         raise KeyError(mode)
     grads = {n: p.grad.detach().clone() for n, p in core.named_parameters() if p.grad is not None}

@@ -17,7 +17,8 @@ from mmcontrast.negatives import MemoryBankNegatives, NoNegatives, QueueNegative
 from mmcontrast.objectives import (BYOL, BarlowTwins, InfoNCE, SimSiam, SwAV, VICReg, barlow_twins, info_nce,
                                    sinkhorn, vicreg)
 from mmcontrast.training.lars import LARS
-from mmcontrast.training.learner import Learner, RoleLayout, flatten_views
+from mmcontrast.batch import RoleLayout, StepBatch
+from mmcontrast.training.learner import Learner, flatten_views
 from mmcontrast.views import ViewBatch
 
 TINY_RESNET = {"model_type": "resnet", "num_channels": 1, "hidden_sizes": [8, 16], "depths": [1, 1],
@@ -159,7 +160,7 @@ def test_symmetric_sum_is_the_sum_of_both_directions_and_stop_gradient_blocks_th
     learner = Learner(online, SimSiam(NoNegatives()), predictor, StopGradientTarget(), swapped_direction="sum")
     images = torch.rand(6, 1, 8, 8)
     inputs = online.prepare(images)
-    loss, _ = learner(inputs, RoleLayout(3, True, 0))
+    loss, _ = learner(StepBatch(inputs, RoleLayout(3, True, 0)))
     with torch.no_grad():
         z = online(inputs)
         p = predictor(z)
@@ -178,7 +179,7 @@ def test_momentum_target_with_queue_is_moco():
     inputs = online.prepare(images)
     learner.train()
     old_queue = queue.queue.clone()
-    loss, batch = learner(inputs, RoleLayout(4, True, 0))
+    loss, batch = learner(StepBatch(inputs, RoleLayout(4, True, 0)))
     assert not batch.positive.requires_grad and batch.query.requires_grad
     with torch.no_grad():
         q = F.normalize(batch.query, dim=1)
@@ -196,13 +197,13 @@ def test_pirl_tiled_queries_are_the_tile_head_of_per_tile_trunk_features_contras
     # symmetric mean: PIRL's two terms, g(tiles) and f(image) each against the memory entry of the sample
     learner = Learner(online, InfoNCE(temperature=0.2, negatives=bank), swapped_direction="mean", tile_head=tile_head)
     images, tiles = torch.rand(3, 1, 8, 8), torch.rand(3, 4, 1, 4, 4)
-    views = ViewBatch(query=tiles, positive=images, tiled_query=True)
-    inputs, layout, crop_inputs = flatten_views(online, views)
-    assert layout.batch == 3 and layout.query_tiles == 4
     indices = torch.tensor([7, 2, 4])
+    views = ViewBatch(query=tiles, positive=images, indices=indices, tiled_query=True)
+    step = flatten_views(online, views)
+    assert step.layout.batch == 3 and step.layout.query_tiles == 4
     memory = bank.memory.clone()
     learner.train()
-    loss, batch = learner(inputs, layout, indices=indices, crop_inputs=crop_inputs)
+    loss, batch = learner(step)
     with torch.no_grad():  # g(per-tile trunk features) against f(image); the bank entries are the positives
         features = online.encoder(online.prepare(tiles.flatten(0, 1), keep_size=True)).view(3, 4, -1)
         query = tile_head(features)
@@ -213,9 +214,9 @@ def test_pirl_tiled_queries_are_the_tile_head_of_per_tile_trunk_features_contras
     assert all(g.abs().sum() > 0 for g in grads)  # both the tile head and the image head learn
     assert not torch.equal(bank.memory[indices], memory[indices])  # the memory of these samples moved
     swapped = ViewBatch(query=tiles[:, [1, 0, 2, 3]], positive=images, tiled_query=True)
-    inputs, layout, crop_inputs = flatten_views(online, swapped)
+    step = flatten_views(online, swapped)
     with torch.no_grad():  # g sees the tiles in their order: a different arrangement is a different query
-        other = learner.tiled_queries(crop_inputs[0], layout)
+        other = learner.tiled_queries(step.crop_inputs[0], step.layout)
     assert not torch.allclose(other, query, atol=1e-4)
 
 
@@ -229,9 +230,9 @@ def test_tiled_queries_reject_a_target_branch_and_hard_negatives():
         flatten_views(online, ViewBatch(query=images, positive=images, tiled_query=True))
     learner = Learner(online, InfoNCE(temperature=0.2, negatives=NoNegatives()), target=MomentumTarget(online, 0.99),
                       tile_head=tile_head)
-    inputs, layout, crop_inputs = flatten_views(online, ViewBatch(query=tiles, positive=images, tiled_query=True))
+    step = flatten_views(online, ViewBatch(query=tiles, positive=images, tiled_query=True))
     with pytest.raises(ValueError, match="no target branch"):
-        learner(inputs, layout, crop_inputs=crop_inputs)
+        learner(step)
     with pytest.raises(ValueError, match=r"\(B, 4, D\)"):
         tile_head(torch.rand(2, 3, online.encoder.embedding_dim))
 

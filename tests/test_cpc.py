@@ -97,14 +97,14 @@ def test_learner_sequence_hook_gives_the_cpc_loss_of_the_view_windows() -> None:
     assert len(views.query) == 16 and views.sequence_length == 4
     windows = [views.query[i : i + 4] for i in range(0, 16, 4)]
     assert all(any(w == d[s : s + 4] for s in range(3)) for w, d in zip(windows, docs))  # 4 consecutive sentences
-    inputs, layout, _ = flatten_views(model, views)
-    loss, first = learner(inputs, layout)
+    step = flatten_views(model, views)
+    loss, first = learner(step)
     z = torch.stack([Hashing().prepare(w)["counts"] for w in windows])  # (4, 4, 16)
     torch.testing.assert_close(loss, naive_info_nce(model.encoder.predictions(z), 0.1))
     assert first.query.shape == (12, 16)
     learner_with_symmetric = Learner(model, info_nce(0.1), swapped_direction="sum")
     with pytest.raises(ValueError, match="needs a sequence encoder .*set: \\['symmetric'\\]"):
-        learner_with_symmetric(inputs, layout)
+        learner_with_symmetric(step)
 
 
 def test_evaluator_needs_a_context_model_and_scores_a_baseline() -> None:

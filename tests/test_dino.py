@@ -114,8 +114,8 @@ def test_center_is_the_ema_of_both_teacher_views_and_moves_only_in_training(tmp_
     view = build_view(cfg, seed=0, device=torch.device("cpu"))
     rows = build_dataset(cfg.data.train)
     views = view(collate_rows([rows[i] for i in range(16)]))
-    inputs, layout, crop_inputs = flatten_views(learner.model, views)
-    assert len(crop_inputs) == 1 and layout.crop_groups == (2,)  # two 8x8 local crops, student only
+    step = flatten_views(learner.model, views)
+    assert len(step.crop_inputs) == 1 and step.layout.crop_groups == (2,)  # two 8x8 local crops, student only
     objective = learner.objective
     centers = []
     for _ in range(2):
@@ -123,13 +123,13 @@ def test_center_is_the_ema_of_both_teacher_views_and_moves_only_in_training(tmp_
         learner.train()
         with torch.no_grad():
             teacher = learner.target.keys(inputs, learner.model(inputs))  # both global views (32, 24)
-        learner(inputs, layout, crop_inputs=crop_inputs)
+        learner(step)
         expected = 0.5 * before + 0.5 * teacher.mean(dim=0)
         assert torch.allclose(objective.center, expected, atol=1e-6)
         centers.append(objective.center.clone())
     assert not torch.equal(centers[0], centers[1])
     learner.eval()
-    learner(inputs, layout, crop_inputs=crop_inputs)
+    learner(step)
     assert torch.equal(objective.center, centers[1])
 
 

@@ -8,6 +8,7 @@ import torch
 from conftest import MINILM, TINY_BERT, TINY_RESNET
 from mmcontrast.encoders import ContrastiveModel, MLPHead, TextEncoder, VisionEncoder
 from mmcontrast.encoders.pooling import mean_pool
+from mmcontrast.batch import RoleLayout
 from mmcontrast.training.learner import flatten_views, split_embeddings
 from mmcontrast.views import SimCSESupervised, SimCSEUnsupervised, TwoViewAugment
 
@@ -96,7 +97,8 @@ def test_simcse_unsup_is_one_forward_over_the_doubled_batch_with_different_dropo
     calls = []
     encoder.backbone.register_forward_hook(lambda module, args, kwargs_out: calls.append(1))
     views = SimCSEUnsupervised()({"text": TEXTS})
-    inputs, layout, crops = flatten_views(model, views)
+    step = flatten_views(model, views)
+    inputs, layout, crops = step.inputs, step.layout, step.crop_inputs
     assert inputs["input_ids"].shape[0] == 8 and crops == []
     query, positive, _ = split_embeddings(model(inputs), layout)
     assert len(calls) == 1
@@ -110,7 +112,6 @@ def test_simcse_unsup_is_one_forward_over_the_doubled_batch_with_different_dropo
 def test_simcse_supervised_layout_keeps_each_anchors_negative():
     views = SimCSESupervised()({"anchor": ["a1", "a2"], "positive": ["p1", "p2"], "negative": ["n1", "n2"]})
     embeddings = torch.arange(6, dtype=torch.float32)[:, None].repeat(1, 3)  # row r encodes item r
-    from mmcontrast.training.learner import RoleLayout
 
     _, _, negatives = split_embeddings(embeddings, RoleLayout(2, True, 1))
     assert views.query == ["a1", "a2"] and views.negatives == [["n1", "n2"]]

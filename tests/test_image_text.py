@@ -182,7 +182,8 @@ def test_dual_encoder_routes_images_and_captions_and_embeds_duplicates_once():
     model = dual().eval()
     pictures = images(3)
     captions = ["a photo of a bag.", "a photo of a coat.", "a photo of a bag."]
-    inputs, layout, crops = flatten_views(model, ViewBatch(query=pictures, positive=captions))
+    step = flatten_views(model, ViewBatch(query=pictures, positive=captions))
+    inputs, layout, crops = step.inputs, step.layout, step.crop_inputs
     assert crops == [] and inputs["text"]["input_ids"].shape[0] == 2  # the duplicate caption is tokenised once
     assert inputs["text_index"].tolist() == [0, 1, 0]
     with torch.no_grad():
@@ -208,8 +209,7 @@ def test_locked_towers_get_no_gradient_and_stay_bit_identical(lock):
     for step in range(3):
         rows = [{"image": im, "caption": [f"photo {i % 3}", f"picture {i % 3}"], "index": i}
                 for i, im in enumerate(images(8, seed=step))]
-        inputs, layout, _ = flatten_views(model, view(collate_rows(rows)))
-        loss, _ = learner(inputs, layout)
+        loss, _ = learner(flatten_views(model, view(collate_rows(rows))))
         loss.backward()
         for tower in locked:
             assert all(p.grad is None and not p.requires_grad for p in tower.encoder.parameters())

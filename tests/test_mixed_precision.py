@@ -64,12 +64,12 @@ def test_bf16_forward_loss_is_close_to_float32(wiki):
     learner = build_learner(cfg).eval()
     texts = wiki.read_text().splitlines()[:32]
     views = build_view(cfg, 0, torch.device("cpu"))({"text": texts, "index": torch.arange(32)})
-    inputs, layout, _ = flatten_views(learner.model, views)
+    step = flatten_views(learner.model, views)
     with torch.no_grad():
-        loss32, _ = learner(inputs, layout)
+        loss32, _ = learner(step)
         with torch.autocast(**BF16):
-            embeddings = learner.model(inputs)
-            loss16, batch = learner(inputs, layout)
+            embeddings = learner.model(step.inputs)
+            loss16, batch = learner(step)
     assert embeddings.dtype == torch.bfloat16  # the encoder really ran in bf16
     assert loss16.dtype == torch.float32 and batch.query.dtype == torch.float32
     assert loss32.item() > 0.05  # a loss with something to compare
@@ -126,12 +126,12 @@ def test_gradient_caching_composes_with_loss_scaling(wiki):
     learner = build_learner(cfg)
     views = build_view(cfg, 0, torch.device("cpu"))({"text": wiki.read_text().splitlines()[:12],
                                                      "index": torch.arange(12)})
-    inputs, layout, _ = flatten_views(learner.model, views)
+    step = flatten_views(learner.model, views)
     scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
     grads = []
     for backward in (None, lambda loss: scaler.scale(loss).backward()):
         learner.zero_grad()
-        grad_cache_step(learner, inputs, layout, chunk_size=5, backward=backward)
+        grad_cache_step(learner, step, chunk_size=5, backward=backward)
         grads.append({n: p.grad.clone() for n, p in learner.named_parameters() if p.grad is not None})
     assert grads[0].keys() == grads[1].keys() and any("log_scale" in n for n in grads[0])
     for name, g in grads[0].items():

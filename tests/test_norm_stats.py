@@ -62,9 +62,9 @@ def test_pirl_tile_pass_leaves_running_statistics_to_the_images_only_with_full_v
     learner = tiny_pirl_learner(mode).train()
     images_only = copy.deepcopy(learner.model.encoder)
     images, tiles = torch.rand(3, 1, 8, 8), torch.rand(3, 4, 1, 4, 4) * 4  # tiles: other statistics
-    inputs, layout, crop_inputs = flatten_views(learner.model, ViewBatch(query=tiles, positive=images,
-                                                                         tiled_query=True))
-    loss, _ = learner(inputs, layout, indices=torch.tensor([7, 2, 4]), crop_inputs=crop_inputs)
+    step = flatten_views(learner.model, ViewBatch(query=tiles, positive=images, indices=torch.tensor([7, 2, 4]),
+                                                  tiled_query=True))
+    loss, _ = learner(step)
     images_only(learner.model.prepare(images))  # the running statistics of the image pass alone
     assert torch.isfinite(loss)
     assert same(running_stats(learner.model.encoder), running_stats(images_only)) == (mode == "full_views")
@@ -92,25 +92,25 @@ def tiny_swav_learner_and_views(tmp_path, extra: tuple[str, ...] = ()):
 def test_multi_crop_local_passes_leave_running_statistics_to_the_global_crops(tmp_path):
     learner, views = tiny_swav_learner_and_views(tmp_path, ("train.bn_running_stats=full_views",))
     assert learner.bn_running_stats == "full_views"
-    inputs, layout, crop_inputs = flatten_views(learner.model, views)
-    assert len(crop_inputs) == 1 and layout.crop_groups == (2,)
+    step = flatten_views(learner.model, views)
+    assert len(step.crop_inputs) == 1 and step.layout.crop_groups == (2,)
     globals_only = copy.deepcopy(learner.model)
-    learner(inputs, layout, crop_inputs=crop_inputs)
-    globals_only(inputs)
+    learner(step)
+    globals_only(step.inputs)
     assert same(running_stats(learner.model), running_stats(globals_only))
     # gradient caching embeds the crops in chunks: the same rule holds there
     chunked, chunked_globals = copy.deepcopy(learner), copy.deepcopy(learner.model)
-    grad_cache_step(chunked, inputs, layout, crop_inputs=crop_inputs, chunk_size=8)
+    grad_cache_step(chunked, step, chunk_size=8)
     for start in range(0, 32, 8):  # the two 16-image global views, embedded 8 rows at a time
-        chunked_globals({k: v[start:start + 8] for k, v in inputs.items()})
+        chunked_globals({k: v[start:start + 8] for k, v in step.inputs.items()})
     assert same(running_stats(chunked.model), running_stats(chunked_globals))
 
     default, views = tiny_swav_learner_and_views(tmp_path, ("train.bn_running_stats=all_views",))
     assert default.bn_running_stats == "all_views"  # every pass counts (the default, as in the SwAV code)
-    inputs, layout, crop_inputs = flatten_views(default.model, views)
+    step = flatten_views(default.model, views)
     globals_only = copy.deepcopy(default.model)
-    default(inputs, layout, crop_inputs=crop_inputs)
-    globals_only(inputs)
+    default(step)
+    globals_only(step.inputs)
     assert not same(running_stats(default.model), running_stats(globals_only))
 
 

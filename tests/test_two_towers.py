@@ -29,7 +29,8 @@ def tower(seed: int, prompts: dict | None = None) -> ContrastiveModel:
 def test_prompts_prefix_each_role_in_training_and_encoding():
     model = tower(0, {"query": "query: ", "passage": "passage: "})
     views = ViewBatch(query=["what is a cat"], positive=["a cat is an animal"], negatives=[["a car"]])
-    inputs, layout, _ = flatten_views(model, views)
+    step = flatten_views(model, views)
+    inputs, layout = step.inputs, step.layout
     texts = model.encoder.tokenizer.batch_decode(inputs["input_ids"], skip_special_tokens=True)
     assert texts[0].startswith("query :") and texts[1].startswith("passage :") and texts[2].startswith("passage :")
     assert torch.allclose(model.encode(["what is a cat"], role="query"), model.encode(["query: what is a cat"]))
@@ -38,7 +39,8 @@ def test_prompts_prefix_each_role_in_training_and_encoding():
 def test_two_towers_route_queries_and_passages_to_their_own_weights():
     model = TwoTowerModel(tower(0), tower(1))
     views = ViewBatch(query=["q1", "q2"], positive=["p1", "p2"], negatives=[["n1", "n2"]])
-    inputs, layout, _ = flatten_views(model, views)
+    step = flatten_views(model, views)
+    inputs, layout = step.inputs, step.layout
     model.eval()
     with torch.no_grad():
         query, positive, negatives = split_embeddings(model(inputs), layout)

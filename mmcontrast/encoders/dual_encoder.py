@@ -16,10 +16,12 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
+from ..batch import StepBatch, ViewBatch
 from ..citations import CLIP
 from ..registry import closest
 from ..temperature import Temperature
 from .model import ContrastiveModel
+from .roles import TILES_NEED_ONE_TOWER, layout_of, other_roles, step_batch
 from .text import TextEncoder
 from .vision import VisionEncoder
 
@@ -162,6 +164,21 @@ class DualEncoderModel(nn.Module):
         index = [unique.setdefault(text, len(unique)) for text in passages]
         return {IMAGE: self.vision.prepare(queries), TEXT: self.text.prepare(list(unique)),
                 TEXT_INDEX: torch.tensor(index, dtype=torch.long)}
+
+    def prepare_views(self, views: ViewBatch) -> StepBatch:
+        """Images through the vision tower, captions (positives, then negatives) through the text tower. Multi-crop
+        views are not used (as before: a dual encoder trains on image-caption pairs)."""
+        if views.tiled_query:
+            raise ValueError(TILES_NEED_ONE_TOWER)
+        others = other_roles(views)
+        if not others:
+            raise ValueError("a dual encoder needs captions (a positive view) besides the images")
+        inputs = self.prepare_roles(views.query, [item for group in others for item in group])
+        return step_batch(views, inputs, layout_of(views))
+
+    def after_optimizer_step(self) -> None:
+        """Called after every optimizer step: the logit scale is clamped."""
+        self.clamp_logit_scale()
 
     def _tower(self, tower: ContrastiveModel, inputs: dict[str, torch.Tensor], locked: bool) -> torch.Tensor:
         if locked:  # no graph through a frozen backbone; its projection still trains

@@ -7,7 +7,9 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
+from ..batch import StepBatch, ViewBatch
 from .heads import MLPHead
+from .roles import TILES_NEED_ONE_TOWER, check_tiles, crop_group_inputs, layout_of, query_and_rest, step_batch
 from .text import TextEncoder
 from .vision import VisionEncoder
 
@@ -59,6 +61,39 @@ class ContrastiveModel(nn.Module):
         if keep_size:
             return self.encoder.prepare(items, keep_size=True)  # type: ignore[arg-type, call-arg]
         return self.encoder.prepare(items)  # type: ignore[arg-type]
+
+    def prepare_views(self, views: ViewBatch) -> StepBatch:
+        """Every role's items -> ONE model input (queries, then positives, then negatives; texts get the prompt
+        of their role: queries "query", positives and negatives "passage") and the layout to split the
+        embeddings again. Multi-crop views are grouped by resolution, one crop input per group (their own size
+        is kept). Jigsaw tiles (``views.tiled_query``) are one more input after the crop groups, at their own
+        size, and the main input holds the other roles only."""
+        if views.tiled_query:
+            return self._prepare_tiled_query(views)
+        query, rest = query_and_rest(views)
+        if isinstance(query, torch.Tensor):
+            inputs = self.prepare(torch.cat([query, rest], dim=0) if rest is not None else query)
+        else:
+            inputs = self.prepare(self.with_prompt(query, "query") + self.with_prompt(rest, "passage"))
+        crop_inputs, crop_groups = crop_group_inputs(self.prepare, views.crops)
+        return step_batch(views, inputs, layout_of(views, crop_groups), crop_inputs)
+
+    def _prepare_tiled_query(self, views: ViewBatch) -> StepBatch:
+        """PIRL's per-tile encoding: the positives (B images) are the main input; the query tiles (B, n, C, th,
+        tw) become one (B * n, C, th, tw) input at their own size (``TileHead.embed_tiles`` embeds it)."""
+        if self.modality != "vision":
+            raise ValueError(TILES_NEED_ONE_TOWER)
+        tiles = check_tiles(views)
+        inputs = self.prepare(views.positive)  # type: ignore[arg-type]
+        tile_inputs = self.prepare(tiles.flatten(0, 1), keep_size=True)
+        return step_batch(views, inputs, layout_of(views, query_tiles=tiles.shape[1]), [tile_inputs])
+
+    def logit_scale(self) -> torch.Tensor | None:
+        """The model's learnable logit scale for the objective: none (only a dual encoder owns one)."""
+        return None
+
+    def after_optimizer_step(self) -> None:
+        """Called after every optimizer step: nothing to do for one tower."""
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """Training embeddings (N, D'): encoder then head."""

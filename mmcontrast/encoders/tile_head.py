@@ -69,3 +69,9 @@ class TileHead(nn.Module):
         if tiles.dim() != 3 or tiles.shape[1] != self.num_tiles:
             raise ValueError(f"tile_head expects (B, {self.num_tiles}, D) tile features, got {tuple(tiles.shape)}")
         return self.projection(self.tile_projection(tiles).flatten(1))
+
+    def embed_tiles(self, trunk: nn.Module, tile_inputs: dict[str, torch.Tensor], batch: int) -> torch.Tensor:
+        """PIRL's per-tile encoding: (B * n) tile inputs -> (B, output_dim) query embeddings. The shared trunk
+        embeds every tile on its own (B * n, input_dim); this head combines each sample's n tile features."""
+        features = trunk(tile_inputs)  # (B * n, input_dim)
+        return self(features.reshape(batch, -1, features.shape[-1]))

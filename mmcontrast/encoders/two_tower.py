@@ -7,7 +7,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..batch import StepBatch, ViewBatch
 from .model import ContrastiveModel, Items
+from .roles import layout_of, query_and_rest, reject_tiles_and_crops, step_batch
 
 QUERY, PASSAGE = "query", "passage"
 
@@ -49,6 +51,22 @@ class TwoTowerModel(nn.Module):
         """Queries (B items) and passages (positives then negatives) -> nested training inputs."""
         return {QUERY: self.query.prepare(self.query.with_prompt(queries, QUERY)),
                 PASSAGE: self.passage.prepare(self.passage.with_prompt(passages, PASSAGE))}
+
+    def prepare_views(self, views: ViewBatch) -> StepBatch:
+        """Queries through the query tower, positives and negatives through the passage tower (each tower adds
+        its own prompt); no multi-crop or jigsaw tiles."""
+        reject_tiles_and_crops(views, "two-tower model")
+        query, rest = query_and_rest(views)
+        if rest is None or len(rest) == 0:
+            raise ValueError("a two-tower model needs passages (a positive view) besides the queries")
+        return step_batch(views, self.prepare_roles(query, rest), layout_of(views))
+
+    def logit_scale(self) -> torch.Tensor | None:
+        """No learnable logit scale (only a dual encoder owns one)."""
+        return None
+
+    def after_optimizer_step(self) -> None:
+        """Called after every optimizer step: nothing to do for two towers."""
 
     def forward(self, inputs: dict[str, Any]) -> torch.Tensor:
         """(B + P, D): the query rows, then the passage rows."""

@@ -46,6 +46,10 @@ class Negatives(nn.Module):
         index = offset + torch.arange(positives.shape[0], device=positives.device)
         return torch.cat(parts, dim=0), index
 
+    def check_global_batch(self, global_batch: int) -> None:
+        """ConfigError (before training) when these negatives cannot work with ``global_batch`` rows per step
+        across all processes. Nothing to check here."""
+
     def update(self, keys: Sequence[torch.Tensor], indices: torch.Tensor | None = None) -> None:
         """Called once per forward after the loss, without gradient, with the keys of each loss direction
         ((B, D) each, as the objective saw them): queues enqueue them, memory banks write them. No-op here."""

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from ..citations import MOCO
 from ..distributed import gather_no_grad
-from ..errors import ComponentRuleError
+from ..errors import ComponentRuleError, ConfigError
 from .base import Negatives
 
 
@@ -55,6 +55,12 @@ class QueueNegatives(Negatives):
     @property
     def size(self) -> int:
         return self.queue.shape[0]
+
+    def check_global_batch(self, global_batch: int) -> None:
+        """A queue smaller than the global batch would overwrite keys before they are used: fail before training."""
+        if self.size < global_batch:
+            raise ConfigError(f"negatives.size {self.size} is smaller than the global batch {global_batch} "
+                              "(train.batch_size x processes): a queue must hold at least one global batch of keys")
 
     def candidates(
         self,

@@ -13,7 +13,7 @@ from ..batch import EmbeddingBatch
 from ..errors import ConfigError
 from ..negatives import InBatchNegatives, Negatives
 from .distances import DistanceKind, check_kind
-from .precision import float32_matmul
+from .precision import float32_matmul, float32_objective
 
 
 class Objective(nn.Module):
@@ -70,6 +70,22 @@ class Objective(nn.Module):
     def keys(self, batch: EmbeddingBatch) -> torch.Tensor | None:
         """The positives as this objective compares them (what a queue or memory bank must store): (B, D)."""
         return batch.positive
+
+    def after_step(self, batches: Sequence[EmbeddingBatch], indices: torch.Tensor | None = None) -> None:
+        """Called by the learner once per TRAINING loss computation with every loss direction's batch, after the
+        losses (all processes call it: it may be collective): the negatives see this objective's keys of each
+        direction (a queue enqueues them, a memory bank writes them at ``indices`` (B,)), then ``after_loss``.
+        The keys are computed in float32 with autocast off, as the loss was."""
+        if not batches:
+            return
+        with float32_objective(batches[0].query.device):
+            keys = [self.keys(b) for b in batches]
+        self.negatives.update([k for k in keys if k is not None], indices)
+        self.after_loss(batches)
+
+    def check_global_batch(self, global_batch: int) -> None:
+        """ConfigError before training when the negatives cannot hold ``global_batch`` keys (a MoCo queue)."""
+        self.negatives.check_global_batch(global_batch)
 
     def after_loss(self, batches: Sequence[EmbeddingBatch]) -> None:
         """Called once per training loss computation with every loss direction's batch (all processes call it:

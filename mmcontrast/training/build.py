@@ -125,7 +125,7 @@ def build_learner(cfg: Config, num_samples: int | None = None) -> Learner:
                 **_with_injected(TARGETS.get(cfg.target["name"]), params(cfg.target), online=model)
             )
     objective = build_objective(cfg, dim, num_samples)
-    if isinstance(model, DualEncoderModel) and not getattr(objective, "uses_logit_scale", False):
+    if model.logit_scale() is not None and not getattr(objective, "uses_logit_scale", False):
         raise ConfigError(f"encoder 'dual_encoder' learns its logit scale, which objective '{cfg.objective['name']}' "
                          "does not use: choose objective 'clip' or 'siglip'")
     return Learner(model, objective, predictor, target, cfg.symmetric, _tile_head(cfg, model),

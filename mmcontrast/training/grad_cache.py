@@ -32,12 +32,12 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable, ContextManager, Sequence
+from typing import Any, Callable, ContextManager
 
 import torch
 from torch import nn
 
-from ..batch import EmbeddingBatch
+from ..batch import EmbeddingBatch, StepBatch
 from .norm_stats import tracking_batch_norms
 
 logger = logging.getLogger(__name__)
@@ -157,22 +157,18 @@ _warned_batch_norm = False
 
 def grad_cache_step(
     learner: nn.Module,
-    inputs: Inputs,
-    layout: Any,
-    labels: torch.Tensor | None = None,
-    indices: torch.Tensor | None = None,
-    crop_inputs: Sequence[Inputs] = (),
+    step: StepBatch,
     chunk_size: int = 64,
     backward: Callable[[torch.Tensor], None] | None = None,
     autocast: Callable[[], ContextManager[Any]] | None = None,
 ) -> tuple[torch.Tensor, EmbeddingBatch]:
     """One forward + backward of ``learner`` over a batch with gradient caching; gradients are ACCUMULATED into
-    the parameters' ``.grad`` exactly as ``backward(learner(inputs, layout, ...)[0])`` would.
+    the parameters' ``.grad`` exactly as ``backward(learner(step)[0])`` would.
 
     Args:
-        learner: the ``Learner``, possibly wrapped (DDP): chunk forwards call ``learner(inputs, embed_only=True)``
-            and the loss is computed by the unwrapped ``Learner.loss_from_embeddings``.
-        inputs, layout, labels, indices, crop_inputs: as for ``Learner.forward`` (``flatten_views``' output).
+        learner: the ``Learner``, possibly wrapped (DDP): chunk forwards call ``learner(embed=inputs)`` and the
+            loss is computed by the unwrapped ``Learner.loss_from_embeddings``.
+        step: the step's ``StepBatch`` (``flatten_views``' output, on the device), as for ``Learner.forward``.
         chunk_size: rows (texts or images) per chunk forward; the flattened batch holds B x views rows.
         backward: how to backpropagate the loss (``accelerator.backward``: loss scaling, accumulation); default
             ``loss.backward()``. Only the loss goes through it; the replays backpropagate its cached gradients.
@@ -184,11 +180,11 @@ def grad_cache_step(
     global _warned_batch_norm
     core = getattr(learner, "module", learner)  # DDP -> Learner
     model, target = core.model, core.target
-    inputs, output_rows = split_row_map(model, inputs)
+    inputs, output_rows = split_row_map(model, step.inputs)
     if output_rows is not None and target is not None:
         raise ValueError("gradient caching of a model whose outputs repeat rows (an image-text dual encoder's "
                          "shared captions) does not support a target branch")
-    groups = [split_rows(inputs, chunk_size)] + [split_rows(c, chunk_size) for c in crop_inputs]
+    groups = [split_rows(inputs, chunk_size)] + [split_rows(c, chunk_size) for c in step.crop_inputs]
     device = _first_tensor(inputs).device
     no_sync: Callable[[], ContextManager[Any]] = getattr(learner, "no_sync", contextlib.nullcontext)
     norms = tracking_batch_norms(model)
@@ -208,7 +204,7 @@ def grad_cache_step(
             for chunk in chunks:
                 states[g].append(RngState(device))
                 with core.small_pass_stats(model) if g > 0 else contextlib.nullcontext():  # local crops
-                    out = learner(chunk.inputs, embed_only=True)
+                    out = learner(embed=chunk.inputs)
                 if g == 0 and target is not None:  # keys carry no gradient: computed once, here
                     key_parts.append(target.keys(chunk.inputs, out))
                 parts.append(out)
@@ -231,7 +227,7 @@ def grad_cache_step(
     online = embeddings[0] if output_rows is None else embeddings[0][output_rows.to(device)]
     keys = online if target is None else key_parts[0]
     with (autocast or contextlib.nullcontext)():
-        loss, batch = core.loss_from_embeddings(online, keys, layout, labels, indices, embeddings[1:])
+        loss, batch = core.loss_from_embeddings(online, keys, step, embeddings[1:])
     (backward or torch.Tensor.backward)(loss)
     loss_grads = [p.grad for p in loss_params]
     for p, grad in zip(loss_params, earlier):
@@ -247,7 +243,7 @@ def grad_cache_step(
         chunk = groups[g][i]
         final = (g, i) == order[-1]
         with (contextlib.nullcontext() if final else no_sync()), states[g][i].replay():
-            out = learner(chunk.inputs, embed_only=True)
+            out = learner(embed=chunk.inputs)
             grad = cache[g][chunk.rows.to(device)].to(out.dtype)
             if final and extra:
                 torch.autograd.backward([out, *(p for p, _ in extra)], [grad, *(g_ for _, g_ in extra)])

@@ -4,13 +4,12 @@ synchronised and checkpointed together. The objective still only sees embeddings
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, ContextManager, Sequence
 
 import torch
 from torch import nn
 
-from ..batch import EmbeddingBatch
+from ..batch import EmbeddingBatch, RoleLayout, StepBatch
 from ..config import BN_RUNNING_STATS
 from ..encoders import ContrastiveModel, DualEncoderModel, MLPHead, Target, TileHead, TwoTowerModel
 from ..objectives import Objective
@@ -22,81 +21,15 @@ from .norm_stats import running_stats_frozen
 #: the first: not at all, summed (BYOL, MoCo v3) or averaged (SimSiam)
 SWAPPED_DIRECTION = ("none", "sum", "mean")
 
-
-@dataclass(frozen=True)
-class RoleLayout:
-    """Row counts of each role inside the single forward: query B, positive B or 0, negatives K x B, the
-    number of crops in each multi-crop resolution group, T when the query rows are sequences of T items
-    (``batch`` = sequences x T; 0 otherwise), and n when the queries are jigsaw tiles (n per sample, embedded
-    from the last crop input and put before the other roles' rows by the learner's tile head; 0 otherwise)."""
-
-    batch: int
-    has_positive: bool
-    num_negatives: int
-    crop_groups: tuple[int, ...] = ()
-    sequence_length: int = 0
-    query_tiles: int = 0
+Inputs = dict[str, Any]
 
 
-def flatten_views(
-    model: ContrastiveModel | TwoTowerModel | DualEncoderModel, views: ViewBatch
-) -> tuple[dict[str, Any], RoleLayout, list[dict[str, torch.Tensor]]]:
-    """Concatenate every role's items into ONE model input (one forward: SimCSE's dropout twins come from the
-    same call, BatchNorm sees both SimCLR views) and remember the layout to split the embeddings again.
-    A two-tower model gets ``{"query": ..., "passage": ...}`` (queries through one tower, positives and
-    negatives through the other); an image-text dual encoder ``{"image": ..., "text": ...}`` (image queries,
-    caption positives and negatives). Multi-crop views are grouped by resolution, one input per group (their own
-    size is kept). Jigsaw tiles (``views.tiled_query``) are one more input after the crop groups, at their own
-    size, and the main input holds the other roles only."""
-    if views.tiled_query:
-        return _flatten_tiled_query(model, views)
-    negatives = views.negatives or []
-    others: list[Any] = ([views.positive] if views.positive is not None else []) + list(negatives)
-    if isinstance(model, DualEncoderModel):  # images through the vision tower, captions through the text tower
-        if not others:
-            raise ValueError("a dual encoder needs captions (a positive view) besides the images")
-        inputs = model.prepare_roles(views.query, [item for group in others for item in group])
-        layout = RoleLayout(len(views.query), views.positive is not None, len(negatives))
-        return inputs, layout, []
-    if isinstance(views.query, torch.Tensor):
-        query: Any = views.query
-        rest: Any = torch.cat(others, dim=0) if others else None
-    else:
-        query, rest = list(views.query), [item for group in others for item in group]
-    if isinstance(model, TwoTowerModel):  # the towers add their own prompts
-        if rest is None or len(rest) == 0:
-            raise ValueError("a two-tower model needs passages (a positive view) besides the queries")
-        inputs = model.prepare_roles(query, rest)
-    elif isinstance(query, torch.Tensor):
-        inputs = model.prepare(torch.cat([query, rest], dim=0) if rest is not None else query)
-    else:  # texts: each role gets its prompt (queries "query", positives and negatives "passage")
-        inputs = model.prepare(model.with_prompt(query, "query") + model.with_prompt(rest, "passage"))
-    crop_inputs: list[dict[str, torch.Tensor]] = []
-    crop_groups: list[int] = []
-    for size in dict.fromkeys(tuple(c.shape[-2:]) for c in views.crops or []):
-        same = [c for c in views.crops or [] if tuple(c.shape[-2:]) == size]
-        crop_inputs.append(model.prepare(torch.cat(same, dim=0), keep_size=True))
-        crop_groups.append(len(same))
-    layout = RoleLayout(len(views.query), views.positive is not None, len(negatives), tuple(crop_groups),
-                        views.sequence_length or 0)
-    return inputs, layout, crop_inputs
-
-
-def _flatten_tiled_query(
-    model: ContrastiveModel | TwoTowerModel | DualEncoderModel, views: ViewBatch
-) -> tuple[dict[str, Any], RoleLayout, list[dict[str, torch.Tensor]]]:
-    """PIRL's per-tile encoding: the positives (B images) are the main input; the query tiles (B, n, C, th, tw)
-    become one (B * n, C, th, tw) input at their own size."""
-    tiles = views.query
-    if not isinstance(model, ContrastiveModel) or model.modality != "vision":
-        raise ValueError("jigsaw tiles (view.encode_tiles) need a single vision tower (encoder: {name: vision})")
-    if not isinstance(tiles, torch.Tensor) or tiles.dim() != 5:
-        raise ValueError(f"a tiled query must be a (B, n, C, th, tw) tensor, got {getattr(tiles, 'shape', type(tiles))}")
-    if views.positive is None or views.negatives or views.crops:
-        raise ValueError("a tiled query is contrasted with one positive view: no hard negatives or crops")
-    inputs = model.prepare(views.positive)
-    tile_inputs = model.prepare(tiles.flatten(0, 1), keep_size=True)
-    return inputs, RoleLayout(tiles.shape[0], True, 0, query_tiles=tiles.shape[1]), [tile_inputs]
+def flatten_views(model: ContrastiveModel | TwoTowerModel | DualEncoderModel, views: ViewBatch) -> StepBatch:
+    """Every role's items -> ONE model input and the layout to split the embeddings again (the model's own
+    ``prepare_views``: one tower, two towers (queries through one, positives and negatives through the other),
+    an image-text dual encoder (image queries, caption positives and negatives)), with the view's labels and
+    indices: the step's ``StepBatch``, on the CPU (``.to(device)`` moves it)."""
+    return model.prepare_views(views)
 
 
 def split_embeddings(
@@ -117,13 +50,14 @@ def split_embeddings(
 
 
 class Learner(nn.Module):
-    """Model (+ predictor, + target) + objective: ``forward(inputs, layout, ...) -> (loss, EmbeddingBatch)``.
+    """Model (+ predictor, + target) + objective: ``forward(step) -> (loss, EmbeddingBatch)``.
 
     The objective compares the ONLINE branch (encoder -> head -> predictor) of one view with the KEYS of the
     other: without a target the keys are the online embeddings themselves (SimCLR, SimCSE); a ``Target`` gives
     them without gradient (stop-gradient: SimSiam; momentum encoder: MoCo, BYOL). ``swapped_direction`` adds
     the swapped direction (view 2 -> keys of view 1) and sums (BYOL, MoCo v3) or averages (SimSiam) the two.
-    After the loss the negatives see the keys (a queue enqueues them, a memory bank writes them).
+    After the loss the objective updates its own state (``Objective.after_step``: a queue enqueues the keys, a
+    memory bank writes them, DINO's center moves).
 
     Args:
         model: the online ``ContrastiveModel``.
@@ -161,44 +95,37 @@ class Learner(nn.Module):
         self.tile_head = tile_head
         self.bn_running_stats = bn_running_stats
 
-    def forward(
-        self,
-        inputs: dict[str, torch.Tensor],
-        layout: RoleLayout | None = None,
-        labels: torch.Tensor | None = None,
-        indices: torch.Tensor | None = None,
-        crop_inputs: list[dict[str, torch.Tensor]] | None = None,
-        embed_only: bool = False,
-    ) -> Any:
-        """-> (loss, EmbeddingBatch of the first direction). ``embed_only`` returns the online model's embeddings
-        (N, D) of ``inputs`` alone: gradient caching's chunk passes go through here so that DDP sees them."""
-        online = self.model(inputs)  # (N_total, D)
-        if embed_only:
-            return online
-        if layout is None:
-            raise ValueError("Learner.forward needs the role layout of the inputs (flatten_views)")
-        crop_inputs = list(crop_inputs or [])
-        if layout.query_tiles:  # PIRL: the query rows come from the tiles, before the other roles' rows
-            online = torch.cat([self.tiled_queries(crop_inputs.pop(), layout), online])
-        keys = online if self.target is None else self.target.keys(inputs, online)
+    def forward(self, step: StepBatch | None = None, *, embed: Inputs | None = None) -> Any:
+        """-> (loss, EmbeddingBatch of the first direction) of ``step``. ``embed=inputs`` returns the online
+        model's embeddings (N, D) of those inputs alone: gradient caching's chunk passes go through here so that
+        DDP sees them."""
+        if embed is not None:
+            return self.model(embed)
+        if step is None:
+            raise ValueError("Learner.forward needs the step's batch (flatten_views) or embed=inputs")
+        online = self.model(step.inputs)  # (N_total, D)
+        crop_inputs = list(step.crop_inputs)
+        if step.layout.query_tiles:  # PIRL: the query rows come from the tiles, before the other roles' rows
+            online = torch.cat([self.tiled_queries(crop_inputs.pop(), step.layout), online])
+        keys = online if self.target is None else self.target.keys(step.inputs, online)
         with self.small_pass_stats(self.model):
             crops = [self.model(group) for group in crop_inputs]
-        return self.loss_from_embeddings(online, keys, layout, labels, indices, crops)
+        return self.loss_from_embeddings(online, keys, step, crops)
 
     def loss_from_embeddings(
         self,
         online: torch.Tensor,
         keys: torch.Tensor,
-        layout: RoleLayout,
-        labels: torch.Tensor | None = None,
-        indices: torch.Tensor | None = None,
+        step: StepBatch,
         crop_embeddings: Sequence[torch.Tensor] = (),
     ) -> tuple[torch.Tensor, EmbeddingBatch]:
         """The loss from the online model's embeddings (N_total, D), the keys (N_total, D) and the embeddings of
-        each multi-crop resolution group (V_g * B, D): predictor, split by role, objective, negatives update.
+        each multi-crop resolution group (V_g * B, D), for ``step``'s layout, labels and indices: predictor, split
+        by role, objective, then the objective's own update (``Objective.after_step``: its negatives see the keys).
         ``forward`` and gradient caching (which embeds in chunks) share it. Sequences (``layout.sequence_length``)
         go through ``sequence_directions`` instead, and their losses are averaged. Under mixed precision the
         objective gets float32 embeddings and runs with autocast off (``objectives/precision.py``)."""
+        layout, labels, indices = step.layout, step.labels, step.indices
         if layout.sequence_length:
             directions = [float32_batch(batch) for batch in self.sequence_directions(online, layout)]
             with float32_objective(online.device):
@@ -208,7 +135,7 @@ class Learner(nn.Module):
             q_pred, p_pred, _ = split_embeddings(predictions, layout)
             q_key, p_key, negatives = split_embeddings(keys, layout)
             crops = self._arrange_crops(crop_embeddings, layout)
-            scale = self.model.logit_scale() if isinstance(self.model, DualEncoderModel) else None
+            scale = self.model.logit_scale()
             directions = [EmbeddingBatch(q_pred, p_key, negatives, labels, crops, indices, scale)]
             if self.swapped_direction != "none":
                 if p_pred is None or q_key is None:
@@ -221,10 +148,7 @@ class Learner(nn.Module):
             if self.swapped_direction == "mean":
                 loss = loss / len(losses)
         if self.training:
-            with float32_objective(online.device):
-                keys = [self.objective.keys(b) for b in directions]
-            self.objective.negatives.update([k for k in keys if k is not None], indices)
-            self.objective.after_loss(directions)
+            self.objective.after_step(directions, indices)
         return loss, directions[0]
 
     def small_pass_stats(self, module: nn.Module) -> ContextManager[None]:
@@ -234,12 +158,13 @@ class Learner(nn.Module):
 
     def tiled_queries(self, tile_inputs: dict[str, torch.Tensor], layout: RoleLayout) -> torch.Tensor:
         """(B * n) tile inputs -> (B, D') query embeddings: the trunk embeds every tile on its own, the tile head
-        combines each sample's n features (PIRL's g). No target branch: the keys are these online embeddings."""
-        if self.tile_head is None or self.target is not None or not isinstance(self.model, ContrastiveModel):
+        combines each sample's n features (PIRL's g, ``TileHead.embed_tiles``). No target branch: the keys are
+        these online embeddings."""
+        trunk = getattr(self.model, "encoder", None)
+        if self.tile_head is None or self.target is not None or trunk is None:
             raise ValueError("tiled jigsaw queries need a tile_head, a single tower and no target branch")
-        with self.small_pass_stats(self.model.encoder):
-            features = self.model.encoder(tile_inputs)  # (B * n, H)
-        return self.tile_head(features.reshape(layout.batch, layout.query_tiles, -1))
+        with self.small_pass_stats(trunk):
+            return self.tile_head.embed_tiles(trunk, tile_inputs, layout.batch)
 
     def sequence_directions(self, online: torch.Tensor, layout: RoleLayout) -> list[EmbeddingBatch]:
         """Sequence views (contrastive predictive coding): the (S * T, D) embeddings of S sequences of T items ->
@@ -275,5 +200,4 @@ class Learner(nn.Module):
         if self.target is not None:
             self.target.update(self.model, step, total_steps)
         self.objective.after_optimizer_step(step, total_steps)
-        if isinstance(self.model, DualEncoderModel):
-            self.model.clamp_logit_scale()
+        self.model.after_optimizer_step()

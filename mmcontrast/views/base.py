@@ -2,45 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 import torch
 
+from ..batch import Items, ViewBatch
 from ..data.errors import missing_column
-
-Items = Sequence[str] | torch.Tensor
-
-
-@dataclass
-class ViewBatch:
-    """Raw inputs by role, before encoding.
-
-    Attributes:
-        query: B items (texts, or images (B, C, H, W)).
-        positive: B items or None.
-        negatives: K lists of B items (``negatives[k][i]`` is anchor i's k-th hard negative), or None.
-        labels: (B,) long or None.
-        crops: V further views of the same B samples (``crops[v][i]`` is a view of sample i), possibly at
-            another resolution than query/positive: multi-crop's local crops (Caron et al. 2020, SwAV).
-            Embedded in one forward per resolution.
-        indices: (B,) long dataset row of each sample, for index-addressed negatives (memory bank), or None.
-        tiled_query: True when ``query`` holds each sample's jigsaw tiles (B, n, C, th, tw) rather than images:
-            every tile is embedded on its own by the shared trunk and the learner's tile head combines a sample's
-            n tile features into its query embedding (PIRL's g; view ``jigsaw`` with ``encode_tiles: true``).
-        sequence_length: T when ``query`` holds B sequences of T items each, flattened sequence by sequence
-            (B * T items; contrastive predictive coding): the model then forms the (prediction, target) pairs
-            itself (``sequence_batches``, encoder ``cpc``); None for every pair-wise view.
-    """
-
-    query: Items
-    positive: Items | None = None
-    negatives: list[Items] | None = None
-    labels: torch.Tensor | None = None
-    crops: list[Items] | None = None
-    indices: torch.Tensor | None = None
-    sequence_length: int | None = None
-    tiled_query: bool = False
 
 
 # What a view may give besides ``query`` (the ViewBatch fields a config rule can ask for)
