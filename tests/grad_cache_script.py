@@ -235,7 +235,7 @@ def compare_case(case: str, dropout: float, chunk_size: int, prepare: Callable[[
     buffers = {k: v.clone() for k, v in core.named_buffers()}
     changed = [k for k, v in ref_buffers.items() if k in initial and not torch.equal(v, initial[k])]
     return {"reference": reference, "ref_loss": ref_loss, "ref_grads": ref_grads, "loss": loss, "grads": grads,
-            "rows": batch[1].batch, "ref_buffers": ref_buffers, "buffers": buffers, "changed_buffers": changed,
+            "rows": batch.layout.batch, "ref_buffers": ref_buffers, "buffers": buffers, "changed_buffers": changed,
             "same_rng_after": bool(torch.equal(rng_after_ref, torch.get_rng_state()))}
 
 

@@ -122,7 +122,7 @@ def test_center_is_the_ema_of_both_teacher_views_and_moves_only_in_training(tmp_
         before = objective.center.clone()
         learner.train()
         with torch.no_grad():
-            teacher = learner.target.keys(inputs, learner.model(inputs))  # both global views (32, 24)
+            teacher = learner.target.keys(step.inputs, learner.model(step.inputs))  # both global views (32, 24)
         learner(step)
         expected = 0.5 * before + 0.5 * teacher.mean(dim=0)
         assert torch.allclose(objective.center, expected, atol=1e-6)

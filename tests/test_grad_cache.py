@@ -97,7 +97,7 @@ def test_grad_cache_with_an_image_text_dual_encoder(case, dropout, chunk):
     cfg = case_config(case, dropout)
     torch.manual_seed(cfg.seed)
     learner = build_learner(cfg, num_samples=1797)
-    inputs = make_batch(cfg, learner, torch.device("cpu"))[0]
+    inputs = make_batch(cfg, learner, torch.device("cpu")).inputs
     assert inputs["text_index"].numel() > inputs["text"]["input_ids"].shape[0]  # captions really repeat
     result = compare_case(case, dropout, chunk)
     assert result["reference"] == ("chunked_graph" if dropout else "full")
