@@ -35,8 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from environment import package_versions  # noqa: E402
 from mmcontrast.config import load_config  # noqa: E402
 from mmcontrast.evaluation.baselines import PixelEncoder  # noqa: E402
-from mmcontrast.evaluation.factories import labelled_images  # noqa: E402
+from mmcontrast.evaluation.inputs import labelled_split  # noqa: E402
 from mmcontrast.evaluation.frozen import FrozenFeaturesEvaluator  # noqa: E402
+from mmcontrast.evaluation.probe import ProbeSettings  # noqa: E402
 from mmcontrast.training import train  # noqa: E402
 from mmcontrast.training.build import build_model  # noqa: E402
 
@@ -51,8 +52,8 @@ def config_path(method: str) -> Path:
 
 def evaluator(train_images: torch.Tensor, train_labels: torch.Tensor, test_images: torch.Tensor,
               test_labels: torch.Tensor) -> FrozenFeaturesEvaluator:
-    return FrozenFeaturesEvaluator(train_images, train_labels, test_images, test_labels, k=200, temperature=0.1,
-                                   name="probe", batch_size=1024)
+    return FrozenFeaturesEvaluator(train_images, train_labels, test_images, test_labels,
+                                   probe=ProbeSettings(k=200, temperature=0.1), name="probe", batch_size=1024)
 
 
 def seed_row(name: str, per_seed: list[dict[str, float]], seeds: list[int], seconds: list[float] | None,
@@ -104,8 +105,8 @@ def main() -> None:
         }, indent=2))
 
     data = {"name": "fashion_mnist", "split": "train"}
-    train_images, train_labels = labelled_images(data, "train")
-    test_images, test_labels = labelled_images({**data, "split": "test"}, "test")
+    train_images, train_labels = labelled_split(data, "train")
+    test_images, test_labels = labelled_split({**data, "split": "test"}, "test")
     evaluate = evaluator(train_images, train_labels, test_images, test_labels)
 
     rows: list[dict] = []

@@ -31,9 +31,16 @@ def where(source: Source, key: str) -> str:
     return source(key) if callable(source) else source
 
 
+def config_schema(entry: Any) -> Any:
+    """What a registry entry's config keys are checked against: its ``Section`` dataclass when it has one (an
+    evaluator, built by ``from_config(section)``), else the entry itself (a constructor or factory)."""
+    return getattr(entry, "Section", entry)
+
+
 def parameters_of(factory: Callable[..., Any]) -> dict[str, inspect.Parameter]:
-    """The parameters a config may set on ``factory`` (its signature less the injected ones and ``*args``)."""
-    params = inspect.signature(factory).parameters
+    """The parameters a config may set on ``factory`` (the signature of its ``config_schema`` less the injected
+    ones and ``*args``)."""
+    params = inspect.signature(config_schema(factory)).parameters
     return {k: p for k, p in params.items()
             if k not in INJECTED and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
 
@@ -99,6 +106,7 @@ def _parameter_hints(factory: Callable[..., Any]) -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=None)
 def _resolved_hints(factory: Callable[..., Any]) -> dict[str, Any]:
+    factory = config_schema(factory)
     function = factory.__init__ if inspect.isclass(factory) else factory
     function = inspect.unwrap(function)
     try:

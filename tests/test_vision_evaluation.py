@@ -15,12 +15,11 @@ import pytest
 import torch
 from PIL import Image
 
-from mmcontrast.data import DataError
-from mmcontrast.data.images import fashion_mnist
+from mmcontrast.data import DataError, build_dataset
+from mmcontrast.data.images import fashion_mnist, labelled_images
 from mmcontrast.evaluation import EVALUATORS
 from mmcontrast.evaluation.base import Encoder, Evaluator, run_evaluators
 from mmcontrast.evaluation.baselines import PixelEncoder
-from mmcontrast.evaluation.factories import labelled_images
 from mmcontrast.evaluation.frozen import FrozenFeaturesEvaluator
 from mmcontrast.evaluation.knn import weighted_knn_predict
 from mmcontrast.evaluation.linear_probe import LinearProbeEvaluator, fit_linear_probe, linear_probe_accuracy
@@ -28,6 +27,7 @@ from mmcontrast.evaluation.neighbours import (
     BACKGROUND, OTHER_COLOUR, QUERY_COLOUR, SAME_COLOUR, NeighbourGridEvaluator, grid_size, nearest_neighbours,
     precision_at_k, save_neighbour_grid,
 )
+from mmcontrast.evaluation.probe import ProbeSettings
 
 from conftest import fashion_mnist_root
 
@@ -160,7 +160,8 @@ def test_linear_probe_evaluator_contract_and_nan_model() -> None:
     with pytest.raises(ValueError, match="one label per input"):
         LinearProbeEvaluator(as_images(train_x), train_y[:5], as_images(test_x), test_y)
     with pytest.raises(ValueError, match="optimizer"):
-        LinearProbeEvaluator(as_images(train_x), train_y, as_images(test_x), test_y, optimizer="sgd")
+        LinearProbeEvaluator(as_images(train_x), train_y, as_images(test_x), test_y,
+                             probe=ProbeSettings(optimizer="sgd"))
 
 
 # ----------------------------------------------------------------------------------------------- frozen features
@@ -168,7 +169,8 @@ def test_linear_probe_evaluator_contract_and_nan_model() -> None:
 def test_frozen_features_encodes_once_and_matches_separate_evaluators(tmp_path: Path) -> None:
     train, test = fashion("train", limit=3000), fashion("test", limit=600)
     encoder = CountingPixelEncoder()
-    evaluator = FrozenFeaturesEvaluator(train.images, train.labels, test.images, test.labels, k=50, epochs=40,
+    evaluator = FrozenFeaturesEvaluator(train.images, train.labels, test.images, test.labels,
+                                        probe=ProbeSettings(k=50, epochs=40),
                                         batch_size=1000, grid_path=str(tmp_path / "grid.png"))
     assert evaluator.primary_metric == "probe/knn_accuracy"
     result = evaluator(encoder)
@@ -199,7 +201,8 @@ def test_registry_builds_the_new_evaluators_from_dataset_components(tmp_path: Pa
     ]
     for i, component in enumerate(components):
         validate_component(component, f"evaluators[{i}]", "evaluators", "test")
-    evaluators = [EVALUATORS.get(c["name"])(**{k: v for k, v in c.items() if k != "name"}) for c in components]
+    evaluators = [EVALUATORS.get(c["name"]).from_config({k: v for k, v in c.items() if k != "name"})
+                  for c in components]
     result = run_evaluators(evaluators, PixelEncoder())
     assert set(result) == {"knn/accuracy", "linear/accuracy", "ff/knn_accuracy", "ff/linear_accuracy",
                            "neighbours/precision_at_k"}
@@ -214,8 +217,8 @@ def test_registry_builds_the_new_evaluators_from_dataset_components(tmp_path: Pa
 
 def test_bad_label_column_names_the_columns_that_exist(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"\['target'\] not found; columns: image, label"):
-        labelled_images({"name": "sklearn_digits", "split": "test"}, "linear_probe evaluator 'train'",
-                        label_column="target")
+        labelled_images(build_dataset({"name": "sklearn_digits", "split": "test"}),
+                        "linear_probe evaluator 'train' data (sklearn_digits)", label_column="target")
     # A Hub-style dataset whose images are in 'img': the default 'image' column is missing and named.
     folder = tmp_path / "folder"
     for name, value in (("a", 0), ("b", 255)):
@@ -225,8 +228,8 @@ def test_bad_label_column_names_the_columns_that_exist(tmp_path: Path) -> None:
     component = {"name": "hf", "path": "imagefolder", "data_dir": str(folder), "rename_columns": {"image": "img"}}
     with pytest.raises(DataError, match=r"frozen_features evaluator 'train' data \(hf\): column\(s\) \['image'\] "
                                          r"not found; columns: img, label"):
-        EVALUATORS.get("frozen_features")(train=component, test=component)
-    images, labels = labelled_images(component, "x", image_column="img")
+        EVALUATORS.get("frozen_features").from_config({"train": component, "test": component})
+    images, labels = labelled_images(build_dataset(component), "x", image_column="img")
     assert images.shape == (4, 1, 3, 3) and images.dtype == torch.uint8 and labels.tolist() == [0, 0, 1, 1]
     assert images[labels == 1].min() == 255
 
@@ -237,7 +240,8 @@ def test_images_of_different_sizes_name_the_row(tmp_path: Path) -> None:
         (folder / name).mkdir(parents=True)
         Image.fromarray(np.zeros((height, 3), dtype=np.uint8)).save(folder / name / "0.png")
     with pytest.raises(DataError, match=r"row 1, column 'image' has shape \(1, 4, 3\), row 0 has \(1, 3, 3\)"):
-        labelled_images({"name": "hf", "path": "imagefolder", "data_dir": str(folder)}, "knn evaluator 'train'")
+        labelled_images(build_dataset({"name": "hf", "path": "imagefolder", "data_dir": str(folder)}),
+                        "knn evaluator 'train' data (hf)")
 
 
 # ----------------------------------------------------------------------------------------------- neighbour grid

@@ -1,4 +1,5 @@
-"""Image datasets held as uint8 tensors: IDX files (MNIST, Fashion-MNIST) and scikit-learn's digits."""
+"""Image datasets held as uint8 tensors: IDX files (MNIST, Fashion-MNIST) and scikit-learn's digits; the labelled
+images of any row dataset (``labelled_images``)."""
 
 from __future__ import annotations
 
@@ -139,3 +140,43 @@ def mnist(root: str, split: str = "test", limit: int | None = None, start: int =
                                   "download MNIST's IDX files into that folder (offline, only the test split "
                                   "exists, under ../shared/data/images_mnist_test)")
     return idx_images(str(images), str(labels), limit=limit, start=start)
+
+
+def labelled_images(dataset: Any, source: str, image_column: str = "image",
+                    label_column: str = "label") -> tuple[torch.Tensor, torch.Tensor]:
+    """The images (N, C, H, W) uint8 and labels (N,) int64 of a built row dataset.
+
+    ``ImageDataset`` datasets (``fashion_mnist``, ``idx_images``, ...) hand over their tensors; other row
+    datasets (``hf``) are read in slices of 1,000 rows. Errors name ``source`` (e.g. ``knn evaluator 'train'
+    data (hf)``), the columns that exist, and the row whose label or image size does not fit.
+    """
+    columns = list(getattr(dataset, "column_names", None) or (dataset[0].keys() if len(dataset) else []))
+    missing = [c for c in (image_column, label_column) if c not in columns]
+    if missing:
+        raise DataError(f"{source}: column(s) {missing} not found; columns: {', '.join(map(str, columns))} "
+                        f"(set image_column / label_column)")
+    if hasattr(dataset, "images") and getattr(dataset, "labels", None) is not None:
+        return dataset.images, dataset.labels
+    images: list[torch.Tensor] = []
+    labels: list[int] = []
+    for start in range(0, len(dataset), 1000):
+        if hasattr(dataset, "features"):  # a datasets.Dataset: column slices (batched image decoding)
+            batch = dataset[start : start + 1000]
+        else:  # any other row dataset
+            rows = [dataset[i] for i in range(start, min(start + 1000, len(dataset)))]
+            batch = {c: [row[c] for row in rows] for c in (image_column, label_column)}
+        for offset, (image, label) in enumerate(zip(batch[image_column], batch[label_column])):
+            row = start + offset
+            if not isinstance(image, torch.Tensor) or image.dim() != 3:
+                raise DataError(f"{source}: row {row}, column '{image_column}' is not an image tensor (C, H, W) "
+                                f"({type(image).__name__}); is it an image column?")
+            if images and image.shape != images[0].shape:
+                raise DataError(f"{source}: row {row}, column '{image_column}' has shape {tuple(image.shape)}, "
+                                f"row 0 has {tuple(images[0].shape)}; evaluation needs images of one size "
+                                f"(resize the files, or use image_mode: RGB / L for mixed channels)")
+            if isinstance(label, bool) or not isinstance(label, (int, np.integer)) or label < 0:
+                raise DataError(f"{source}: row {row}, column '{label_column}' must be a class index >= 0, "
+                                f"got {label!r}")
+            images.append(image)
+            labels.append(int(label))
+    return torch.stack(images), torch.tensor(labels, dtype=torch.long)

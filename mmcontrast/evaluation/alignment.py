@@ -9,10 +9,17 @@ objective's own functions (``objectives.align_uniform``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 
+from ..data import build_dataset
 from ..objectives.align_uniform import alignment, uniformity
+from ..views.augment import ImageAugmentation
+from ..views.image import augment_config
 from .base import Encoder, Evaluator, Inputs, check_inputs, encode, encode_unique_texts, num_inputs
+from .sts import load_sts_csv
 
 
 class AlignmentUniformityEvaluator(Evaluator):
@@ -75,3 +82,60 @@ class AlignmentUniformityEvaluator(Evaluator):
             self.key("alignment"): float(alignment(a, b, alpha=2)),
             self.key("uniformity"): float(uniformity(u, t=2)),
         }
+
+
+class STSAlignmentEvaluator(AlignmentUniformityEvaluator):
+    """Wang & Isola (2020) on text: alignment over STS pairs scored >= ``min_score`` (as in the SimCSE paper),
+    uniformity over all sentences of the file."""
+
+    @dataclass(kw_only=True)
+    class Section:
+        """Config keys of evaluator ``alignment_uniformity_sts``: an STS Benchmark file (``path``)."""
+
+        path: str
+        min_score: float = 4.0
+        prefix: str = "align_uniform"
+        batch_size: int = 128
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any]) -> STSAlignmentEvaluator:
+        """Evaluator ``alignment_uniformity_sts`` from its config section (the keys of ``Section``)."""
+        s = cls.Section(**section)
+        s1, s2, scores = load_sts_csv(s.path)
+        pairs = [(a, b) for a, b, score in zip(s1, s2, scores) if score >= s.min_score]
+        if not pairs:
+            raise ValueError(f"{s.path}: no pair has a score >= {s.min_score}")
+        return cls([a for a, _ in pairs], [b for _, b in pairs], uniform_inputs=sorted(set(s1) | set(s2)),
+                   name=s.prefix, batch_size=s.batch_size)
+
+
+class ViewAlignmentEvaluator(AlignmentUniformityEvaluator):
+    """Wang & Isola (2020) on images: alignment between two augmented views of the same image (fixed seed),
+    uniformity over the clean images."""
+
+    @dataclass(kw_only=True)
+    class Section:
+        """Config keys of evaluator ``alignment_uniformity_views``: the first ``limit`` images of ``data`` (a
+        dataset component), augmented by ``augment`` (the keys of ``AugmentConfig``) with a fixed ``seed``."""
+
+        data: dict[str, Any]
+        augment: dict[str, Any] | None = None
+        limit: int = 2000
+        seed: int = 0
+        image_column: str = "image"
+        prefix: str = "align_uniform"
+        batch_size: int = 256
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any]) -> ViewAlignmentEvaluator:
+        """Evaluator ``alignment_uniformity_views`` from its config section (the keys of ``Section``)."""
+        s = cls.Section(**section)
+        dataset = build_dataset(s.data)
+        images = dataset.images if hasattr(dataset, "images") else torch.stack(
+            [dataset[i][s.image_column] for i in range(min(s.limit, len(dataset)))]
+        )
+        images = images[: s.limit]
+        augmentation = ImageAugmentation(augment_config(s.augment, "evaluators.augment"))
+        generator = torch.Generator().manual_seed(s.seed)
+        view1, view2 = augmentation(images, generator), augmentation(images, generator)
+        return cls(view1, view2, uniform_inputs=images, name=s.prefix, batch_size=s.batch_size)

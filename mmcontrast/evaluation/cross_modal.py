@@ -10,11 +10,13 @@ are one candidate, relevant to every image that has it, so a duplicate is never 
 
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
 
+from ..data import DataError, build_dataset
 from .base import Encoder, Evaluator, check_inputs, encode, encode_unique_texts
 
 
@@ -56,6 +58,43 @@ class CrossModalRetrievalEvaluator(Evaluator):
     """
 
     primary = "mean_recall"
+
+    @dataclass(kw_only=True)
+    class Section:
+        """Config keys of evaluator ``image_text_retrieval``: the first ``limit`` rows of an image-caption dataset
+        component ``data`` (``image_captions`` or ``labelled_captions``; every caption of a row counts), Recall@K
+        for ``ks`` (default 1, 5, 10)."""
+
+        data: dict[str, Any]
+        limit: int | None = None
+        ks: list[int] | None = None
+        prefix: str = "retrieval"
+        batch_size: int = 256
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any]) -> CrossModalRetrievalEvaluator:
+        """Evaluator ``image_text_retrieval`` from its config section (the keys of ``Section``)."""
+        s = cls.Section(**section)
+        dataset = build_dataset(s.data)
+        source = f"image_text_retrieval evaluator '{s.prefix}' data ({s.data.get('name')})"
+        n = len(dataset) if s.limit is None else min(int(s.limit), len(dataset))
+        images: list[torch.Tensor] = []
+        captions: list[list[str]] = []
+        for i in range(n):
+            row = dataset[i]
+            missing = [c for c in ("image", "caption") if c not in row]
+            if missing:
+                raise DataError(f"{source}: column(s) {missing} not found; the rows have columns: {', '.join(row)} "
+                                "(use an image_captions or labelled_captions dataset)")
+            image = row["image"]
+            if images and image.shape != images[0].shape:
+                raise DataError(f"{source}: row {i} has an image of shape {tuple(image.shape)}, row 0 has "
+                                f"{tuple(images[0].shape)}; set image_size on the dataset to resize them")
+            images.append(image)
+            captions.append(list(row["caption"]) if not isinstance(row["caption"], str) else [row["caption"]])
+        if not images:
+            raise DataError(f"{source}: no rows")
+        return cls(torch.stack(images), captions, tuple(s.ks or (1, 5, 10)), name=s.prefix, batch_size=s.batch_size)
 
     def __init__(self, images: torch.Tensor, captions: Sequence[Sequence[str]], ks: Sequence[int] = (1, 5, 10),
                  name: str = "retrieval", batch_size: int = 256) -> None:

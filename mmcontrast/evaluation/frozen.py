@@ -8,14 +8,17 @@ features, so this evaluator encodes each split once and runs both (and the neare
 
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 import torch
 
 from .base import Encoder, Evaluator, Inputs, check_inputs, encode, num_inputs
 from .knn import weighted_knn_predict
-from .linear_probe import check_labels, check_probe_args, linear_probe_accuracy
+from .inputs import LabelledSection, labelled_splits
+from .linear_probe import check_labels, linear_probe_accuracy
 from .neighbours import NeighbourGridEvaluator
+from .probe import ProbeSettings
 
 
 class FrozenFeaturesEvaluator(Evaluator):
@@ -25,17 +28,35 @@ class FrozenFeaturesEvaluator(Evaluator):
     probe's training set; ``test_inputs`` with ``test_labels`` (M,) are classified. Returns
     ``{f"{name}/knn_accuracy", f"{name}/linear_accuracy"}`` and, with ``grid_path`` (image inputs only),
     ``f"{name}/precision_at_k"`` from a ``NeighbourGridEvaluator`` drawn from the same features.
-    kNN: ``k``, ``temperature`` (``weighted_knn_predict``); probe: ``epochs``, ``lr``, ``weight_decay``,
-    ``probe_batch_size``, ``optimizer``, ``seed`` (``fit_linear_probe``). Non-finite features give nan.
+    ``probe``: the kNN (``weighted_knn_predict``) and linear-probe (``fit_linear_probe``) settings of
+    ``ProbeSettings``; its ``seed`` also picks the grid's queries. Non-finite features give nan.
     """
 
     primary = "knn_accuracy"
     higher_is_better = True
 
+    @dataclass(kw_only=True)
+    class Section(ProbeSettings, LabelledSection):
+        """Config keys of evaluator ``frozen_features``: the probe settings of ``ProbeSettings``; with
+        ``grid_path`` also the neighbour grid PNG (``grid_queries`` queries, ``grid_k`` neighbours each)."""
+
+        grid_path: str | None = None
+        grid_queries: int = 8
+        grid_k: int = 8
+        prefix: str = "probe"
+        batch_size: int = 256
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any]) -> FrozenFeaturesEvaluator:
+        """Evaluator ``frozen_features`` from its config section (the keys of ``Section``)."""
+        s = cls.Section(**section)
+        probe = ProbeSettings.of(s)
+        probe.check_linear(f"frozen_features evaluator '{s.prefix}'")
+        return cls(*labelled_splits(s, "frozen_features"), probe=probe, grid_path=s.grid_path,
+                   grid_queries=s.grid_queries, grid_k=s.grid_k, name=s.prefix, batch_size=s.batch_size)
+
     def __init__(self, train_inputs: Inputs, train_labels: Sequence[int] | torch.Tensor, test_inputs: Inputs,
-                 test_labels: Sequence[int] | torch.Tensor, k: int = 200, temperature: float = 0.1,
-                 epochs: int = 100, lr: float | None = None, weight_decay: float = 1e-3,
-                 probe_batch_size: int = 1024, optimizer: str = "lbfgs", seed: int = 0,
+                 test_labels: Sequence[int] | torch.Tensor, probe: ProbeSettings | None = None,
                  grid_path: str | None = None, grid_queries: int = 8, grid_k: int = 8,
                  name: str = "probe", batch_size: int = 256, chunk_size: int = 1024) -> None:
         super().__init__(name, batch_size)
@@ -44,20 +65,15 @@ class FrozenFeaturesEvaluator(Evaluator):
         self.test_inputs = check_inputs(test_inputs, f"{owner} test_inputs")
         self.train_labels = check_labels(train_labels, num_inputs(self.train_inputs), f"{owner}: train_labels")
         self.test_labels = check_labels(test_labels, num_inputs(self.test_inputs), f"{owner}: test_labels")
-        if not isinstance(k, int) or k < 1:
-            raise ValueError(f"{owner}: k must be a positive integer, got {k!r}")
-        if not temperature > 0:
-            raise ValueError(f"{owner}: temperature must be > 0, got {temperature!r}")
-        check_probe_args(epochs, lr, weight_decay, probe_batch_size, optimizer, owner)
-        self.k = k
-        self.temperature = temperature
+        self.probe = probe if probe is not None else ProbeSettings()
+        self.probe.check_knn(owner)
+        self.probe.check_linear(owner)
         self.chunk_size = chunk_size
-        self.probe_args = dict(epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=probe_batch_size,
-                               optimizer=optimizer, seed=seed)
         self.num_classes = 1 + max(int(self.train_labels.max()), int(self.test_labels.max()))
         self.grid = None if grid_path is None else NeighbourGridEvaluator(
             self.train_inputs, self.train_labels, self.test_inputs, self.test_labels,  # type: ignore[arg-type]
-            path=grid_path, num_queries=grid_queries, k=grid_k, seed=seed, name=name, batch_size=batch_size)
+            path=grid_path, num_queries=grid_queries, k=grid_k, seed=self.probe.seed, name=name,
+            batch_size=batch_size)
 
     def __call__(self, model: Encoder) -> dict[str, float]:
         train = encode(model, self.train_inputs, self.batch_size, f"{self.name} train_inputs")
@@ -65,13 +81,12 @@ class FrozenFeaturesEvaluator(Evaluator):
         keys = ["knn_accuracy", "linear_accuracy"] + (["precision_at_k"] if self.grid is not None else [])
         if not (bool(torch.isfinite(train).all()) and bool(torch.isfinite(test).all())):
             return {self.key(key): float("nan") for key in keys}  # a diverged model
-        predicted = weighted_knn_predict(train, self.train_labels, test, self.num_classes, self.k,
-                                         self.temperature, self.chunk_size)
+        predicted = weighted_knn_predict(train, self.train_labels, test, self.num_classes, self.probe.k,
+                                         self.probe.temperature, self.chunk_size)
         result = {
             self.key("knn_accuracy"): float((predicted == self.test_labels).float().mean()),
             self.key("linear_accuracy"): linear_probe_accuracy(
-                train, self.train_labels, test, self.test_labels, self.num_classes,
-                **self.probe_args),  # type: ignore[arg-type]
+                train, self.train_labels, test, self.test_labels, self.num_classes, **self.probe.linear_args()),
         }
         if self.grid is not None:
             result[self.key("precision_at_k")] = self.grid.render(train, test[self.grid.query_index])

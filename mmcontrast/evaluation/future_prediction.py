@@ -5,12 +5,15 @@ the last sentences of ``group_size`` windows."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
 
+from ..encoders.cpc import document_windows
 from .base import Evaluator, encode_unique_texts
+from .inputs import document_sentences
 
 
 class FuturePredictionEvaluator(Evaluator):
@@ -25,6 +28,29 @@ class FuturePredictionEvaluator(Evaluator):
     """
 
     primary = "recall@1"
+
+    @dataclass(kw_only=True)
+    class Section:
+        """Config keys of evaluator ``future_prediction``: the non-overlapping windows of ``length`` sentences of
+        ``data``'s documents (a dataset component, e.g. the held-out split of ``documents``) in groups of
+        ``group_size``; ``max_windows`` keeps the first windows."""
+
+        data: dict[str, Any]
+        length: int = 4
+        group_size: int = 32
+        max_windows: int | None = None
+        seed: int = 0
+        sentences_column: str = "sentences"
+        prefix: str = "future"
+        batch_size: int = 128
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any]) -> FuturePredictionEvaluator:
+        """Evaluator ``future_prediction`` from its config section (the keys of ``Section``)."""
+        s = cls.Section(**section)
+        documents = document_sentences(s.data, s.sentences_column, f"future_prediction '{s.prefix}'")
+        windows = document_windows(documents, s.length)
+        return cls(windows[: s.max_windows], s.group_size, s.seed, s.prefix, s.batch_size)
 
     def __init__(self, windows: Sequence[Sequence[str]], group_size: int = 32, seed: int = 0,
                  name: str = "future", batch_size: int = 128) -> None:
@@ -71,16 +97,3 @@ class FuturePredictionEvaluator(Evaluator):
         self.per_item = rr
         return {self.key("recall@1"): float((rr == 1).float().mean()), self.key("mrr"): float(rr.mean()),
                 self.key("chance@1"): 1.0 / len(self.groups[0]) if self.groups else math.nan}
-
-
-def future_prediction(data: dict[str, Any], length: int = 4, group_size: int = 32, max_windows: int | None = None,
-                      seed: int = 0, sentences_column: str = "sentences", prefix: str = "future",
-                      batch_size: int = 128) -> FuturePredictionEvaluator:
-    """Evaluator ``future_prediction``: Recall@1 (primary) and MRR of sentence ``length`` of each non-overlapping
-    window of ``data``'s documents (a dataset component, e.g. the held-out split of ``documents``) among
-    ``group_size`` windows; ``max_windows`` keeps the first windows."""
-    from ..encoders.cpc import document_windows
-    from .factories import _document_sentences
-
-    windows = document_windows(_document_sentences(data, sentences_column, f"future_prediction '{prefix}'"), length)
-    return FuturePredictionEvaluator(windows[:max_windows], group_size, seed, prefix, batch_size)

@@ -8,12 +8,15 @@ The monitoring protocol of InstDisc, MoCo and SimCLR-style papers (k=200, temper
 
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
 
 from .base import Encoder, Evaluator, Inputs, check_inputs, encode, num_inputs
+from .inputs import LabelledSection, labelled_splits
+from .probe import ProbeSettings
 
 
 def _check_knn_args(train_features: torch.Tensor, train_labels: torch.Tensor, test_features: torch.Tensor,
@@ -106,15 +109,32 @@ class KNNEvaluator(Evaluator):
     """Weighted kNN top-1 accuracy (Wu et al. 2018) of frozen embeddings: ``{f"{name}/accuracy": ...}``.
 
     ``train_inputs`` (N texts or images (N, C, H, W)) with ``train_labels`` (N,) form the memory;
-    ``test_inputs`` with ``test_labels`` (M,) are classified. Both sets are re-encoded with ``model.encode`` at
+    ``test_inputs`` with ``test_labels`` (M,) are classified by ``probe.k`` and ``probe.temperature``
+    (``ProbeSettings``; its linear-probe settings are not used). Both sets are re-encoded with ``model.encode`` at
     every call. ``num_classes`` defaults to ``1 + max`` label over both sets. Higher is better.
     """
 
     primary = "accuracy"
     higher_is_better = True
 
+    @dataclass(kw_only=True)
+    class Section(LabelledSection):
+        """Config keys of evaluator ``knn``: ``train`` is the labelled memory, ``test`` the queries (both dataset
+        components, e.g. ``{name: sklearn_digits, split: test}``)."""
+
+        k: int = 200
+        temperature: float = 0.1
+        prefix: str = "knn"
+        batch_size: int = 256
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any]) -> KNNEvaluator:
+        """Evaluator ``knn`` from its config section (the keys of ``Section``)."""
+        s = cls.Section(**section)
+        return cls(*labelled_splits(s, "knn"), probe=ProbeSettings.of(s), name=s.prefix, batch_size=s.batch_size)
+
     def __init__(self, train_inputs: Inputs, train_labels: Sequence[int] | torch.Tensor, test_inputs: Inputs,
-                 test_labels: Sequence[int] | torch.Tensor, k: int = 200, temperature: float = 0.1,
+                 test_labels: Sequence[int] | torch.Tensor, probe: ProbeSettings | None = None,
                  name: str = "knn", batch_size: int = 256, num_classes: int | None = None,
                  chunk_size: int = 1024) -> None:
         super().__init__(name, batch_size)
@@ -125,13 +145,9 @@ class KNNEvaluator(Evaluator):
         inferred = 1 + max(int(self.train_labels.max()), int(self.test_labels.max()))
         if num_classes is not None and num_classes < inferred:
             raise ValueError(f"KNNEvaluator: num_classes={num_classes} but labels go up to {inferred - 1}")
-        if k < 1:
-            raise ValueError(f"KNNEvaluator: k must be >= 1, got {k}")
-        if not temperature > 0:
-            raise ValueError(f"KNNEvaluator: temperature must be > 0, got {temperature}")
+        self.probe = probe if probe is not None else ProbeSettings()
+        self.probe.check_knn("KNNEvaluator")
         self.num_classes = num_classes if num_classes is not None else inferred
-        self.k = k
-        self.temperature = temperature
         self.chunk_size = chunk_size
 
     def __call__(self, model: Encoder) -> dict[str, float]:
@@ -139,6 +155,6 @@ class KNNEvaluator(Evaluator):
         test = encode(model, self.test_inputs, self.batch_size, "knn test_inputs")
         if not (bool(torch.isfinite(train).all()) and bool(torch.isfinite(test).all())):
             return {self.key("accuracy"): float("nan")}  # a diverged model: no meaningful neighbours
-        predicted = weighted_knn_predict(train, self.train_labels, test, self.num_classes, self.k,
-                                         self.temperature, self.chunk_size)
+        predicted = weighted_knn_predict(train, self.train_labels, test, self.num_classes, self.probe.k,
+                                         self.probe.temperature, self.chunk_size)
         return {self.key("accuracy"): float((predicted == self.test_labels).float().mean())}

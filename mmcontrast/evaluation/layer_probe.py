@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -23,7 +24,9 @@ from torch import nn
 
 from .base import Evaluator, Inputs, check_inputs, num_inputs
 from .knn import weighted_knn_predict
-from .linear_probe import check_labels, check_probe_args, linear_probe_accuracy
+from .inputs import LabelledSection, labelled_splits
+from .linear_probe import check_labels, linear_probe_accuracy
+from .probe import ProbeSettings
 
 POOLINGS = ("cls", "mean")
 
@@ -106,18 +109,39 @@ class LayerProbeEvaluator(Evaluator):
     stage; the primary metric is the kNN accuracy of the last requested stage. With ``filters_path`` it also
     draws the first convolution's filters (``save_filter_grid``) at every call.
 
-    ``train_inputs`` / ``test_inputs``: images (N, C, H, W) with labels (N,). kNN: ``k``, ``temperature``;
-    probe: ``epochs``, ``lr``, ``weight_decay``, ``probe_batch_size``, ``optimizer``, ``seed``.
+    ``train_inputs`` / ``test_inputs``: images (N, C, H, W) with labels (N,); ``probe``: the kNN and linear-probe
+    settings of ``ProbeSettings``.
     """
 
     higher_is_better = True
 
+    @dataclass(kw_only=True)
+    class Section(ProbeSettings, LabelledSection):
+        """Config keys of evaluator ``layer_probe``: ``stages`` (ResNet ``stem``, ``stage1``..; ViT
+        ``embeddings``, ``block1``..; null: all) pooled by ``cls`` or ``mean`` (token stages), the probe settings of
+        ``ProbeSettings``; ``filters_path``: a PNG grid of the first convolution's filters (at most
+        ``max_filters``)."""
+
+        stages: list[str] | None = None
+        pooling: str = "cls"
+        filters_path: str | None = None
+        max_filters: int = 64
+        prefix: str = "layer_probe"
+        batch_size: int = 256
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any]) -> LayerProbeEvaluator:
+        """Evaluator ``layer_probe`` from its config section (the keys of ``Section``)."""
+        s = cls.Section(**section)
+        probe = ProbeSettings.of(s)
+        probe.check_linear(f"layer_probe evaluator '{s.prefix}'")
+        return cls(*labelled_splits(s, "layer_probe"), stages=s.stages, pooling=s.pooling, probe=probe,
+                   filters_path=s.filters_path, max_filters=s.max_filters, name=s.prefix, batch_size=s.batch_size)
+
     def __init__(self, train_inputs: Inputs, train_labels: Sequence[int] | torch.Tensor, test_inputs: Inputs,
                  test_labels: Sequence[int] | torch.Tensor, stages: Sequence[str] | None = None,
-                 pooling: str = "cls", k: int = 200, temperature: float = 0.1, epochs: int = 100,
-                 lr: float | None = None, weight_decay: float = 1e-3, probe_batch_size: int = 1024,
-                 optimizer: str = "lbfgs", seed: int = 0, filters_path: str | None = None, max_filters: int = 64,
-                 name: str = "layer_probe", batch_size: int = 256) -> None:
+                 pooling: str = "cls", probe: ProbeSettings | None = None, filters_path: str | None = None,
+                 max_filters: int = 64, name: str = "layer_probe", batch_size: int = 256) -> None:
         super().__init__(name, batch_size)
         owner = type(self).__name__
         self.train_inputs = check_inputs(train_inputs, f"{owner} train_inputs")
@@ -130,17 +154,11 @@ class LayerProbeEvaluator(Evaluator):
             raise ValueError(f"{owner}: pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
         if stages is not None and (isinstance(stages, str) or not stages):
             raise ValueError(f"{owner}: stages must be a non-empty list of stage names (or null: all), got {stages!r}")
-        if not isinstance(k, int) or k < 1:
-            raise ValueError(f"{owner}: k must be a positive integer, got {k!r}")
-        if not temperature > 0:
-            raise ValueError(f"{owner}: temperature must be > 0, got {temperature!r}")
-        check_probe_args(epochs, lr, weight_decay, probe_batch_size, optimizer, owner)
+        self.probe = probe if probe is not None else ProbeSettings()
+        self.probe.check_knn(owner)
+        self.probe.check_linear(owner)
         self.stages = list(stages) if stages is not None else None
         self.pooling = pooling
-        self.k = k
-        self.temperature = temperature
-        self.probe_args = dict(epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=probe_batch_size,
-                               optimizer=optimizer, seed=seed)
         self.num_classes = 1 + max(int(self.train_labels.max()), int(self.test_labels.max()))
         self.filters_path = filters_path
         self.max_filters = max_filters
@@ -157,10 +175,11 @@ class LayerProbeEvaluator(Evaluator):
             if not (bool(torch.isfinite(tr).all()) and bool(torch.isfinite(te).all())):
                 result[self.key(f"{stage}/knn_accuracy")] = result[self.key(f"{stage}/linear_accuracy")] = math.nan
                 continue
-            predicted = weighted_knn_predict(tr, self.train_labels, te, self.num_classes, self.k, self.temperature)
+            predicted = weighted_knn_predict(tr, self.train_labels, te, self.num_classes, self.probe.k,
+                                             self.probe.temperature)
             result[self.key(f"{stage}/knn_accuracy")] = float((predicted == self.test_labels).float().mean())
             result[self.key(f"{stage}/linear_accuracy")] = linear_probe_accuracy(
-                tr, self.train_labels, te, self.test_labels, self.num_classes, **self.probe_args)  # type: ignore
+                tr, self.train_labels, te, self.test_labels, self.num_classes, **self.probe.linear_args())
         if self.filters_path is not None:
             save_filter_grid(model, self.filters_path, self.max_filters)
         return result

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
 
 from .base import Encoder, Evaluator, Inputs, check_inputs, encode, num_inputs
+from .inputs import LabelledSection, labelled_splits
+from .probe import ProbeSettings, check_probe_args
 
-#: Optimisers of the probe: full-batch L-BFGS (default) or mini-batch Adam.
-OPTIMIZERS = ("lbfgs", "adam")
 #: Default learning rate per optimiser (L-BFGS takes unit steps scaled by its line search).
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.01}
 
@@ -60,21 +60,6 @@ def check_labels(labels: Sequence[int] | torch.Tensor, n: int, what: str) -> tor
     if n and int(tensor.min()) < 0:
         raise ValueError(f"{what} must be >= 0, found {int(tensor.min())}")
     return tensor
-
-
-def check_probe_args(epochs: int, lr: float | None, weight_decay: float, batch_size: int, optimizer: str,
-                     what: str = "linear probe") -> None:
-    """Validate the probe's hyper-parameters (called at construction, so that a bad config fails early)."""
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"{what}: optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
-    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
-        raise ValueError(f"{what}: epochs must be a positive integer, got {epochs!r}")
-    if lr is not None and not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-        raise ValueError(f"{what}: lr must be > 0 (or null for the optimizer's default), got {lr!r}")
-    if not (isinstance(weight_decay, (int, float)) and math.isfinite(weight_decay) and weight_decay >= 0):
-        raise ValueError(f"{what}: weight_decay must be >= 0, got {weight_decay!r}")
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"{what}: batch_size must be a positive integer, got {batch_size!r}")
 
 
 def _check_features(features: torch.Tensor, labels: torch.Tensor, what: str) -> None:
@@ -209,25 +194,48 @@ class LinearProbeEvaluator(Evaluator):
 
     ``train_inputs`` (N texts or images (N, C, H, W)) with ``train_labels`` (N,) train the probe;
     ``test_inputs`` with ``test_labels`` (M,) measure it. Both splits are encoded once per call with
-    ``model.encode``; a model whose features are not finite gets nan. Probe settings: ``fit_linear_probe``.
+    ``model.encode``; a model whose features are not finite gets nan. ``probe``: the linear-probe settings of
+    ``ProbeSettings`` (``fit_linear_probe``; ``k`` and ``temperature`` are not used).
     """
 
     primary = "accuracy"
     higher_is_better = True
 
+    @dataclass(kw_only=True)
+    class Section(LabelledSection):
+        """Config keys of evaluator ``linear_probe``: the probe is trained on the ``train`` split's standardised
+        features and measured on ``test``. ``batch_size`` is the encoding batch; ``probe_batch_size`` the Adam
+        mini-batch (``optimizer: adam``); ``epochs`` caps the full-batch L-BFGS evaluations (default) or counts
+        Adam epochs."""
+
+        epochs: int = 100
+        lr: float | None = None
+        weight_decay: float = 1e-3
+        optimizer: str = "lbfgs"
+        probe_batch_size: int = 1024
+        seed: int = 0
+        prefix: str = "linear"
+        batch_size: int = 256
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any]) -> LinearProbeEvaluator:
+        """Evaluator ``linear_probe`` from its config section (the keys of ``Section``)."""
+        s = cls.Section(**section)
+        probe = ProbeSettings.of(s)
+        probe.check_linear(f"linear_probe evaluator '{s.prefix}'")
+        return cls(*labelled_splits(s, "linear_probe"), probe=probe, name=s.prefix, batch_size=s.batch_size)
+
     def __init__(self, train_inputs: Inputs, train_labels: Sequence[int] | torch.Tensor, test_inputs: Inputs,
-                 test_labels: Sequence[int] | torch.Tensor, epochs: int = 100, lr: float | None = None,
-                 weight_decay: float = 1e-3, probe_batch_size: int = 1024, optimizer: str = "lbfgs",
-                 seed: int = 0, name: str = "linear", batch_size: int = 256) -> None:
+                 test_labels: Sequence[int] | torch.Tensor, probe: ProbeSettings | None = None,
+                 name: str = "linear", batch_size: int = 256) -> None:
         super().__init__(name, batch_size)
         owner = type(self).__name__
         self.train_inputs = check_inputs(train_inputs, f"{owner} train_inputs")
         self.test_inputs = check_inputs(test_inputs, f"{owner} test_inputs")
         self.train_labels = check_labels(train_labels, num_inputs(self.train_inputs), f"{owner}: train_labels")
         self.test_labels = check_labels(test_labels, num_inputs(self.test_inputs), f"{owner}: test_labels")
-        check_probe_args(epochs, lr, weight_decay, probe_batch_size, optimizer, owner)
-        self.probe_args = dict(epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=probe_batch_size,
-                               optimizer=optimizer, seed=seed)
+        self.probe = probe if probe is not None else ProbeSettings()
+        self.probe.check_linear(owner)
         self.num_classes = 1 + max(int(self.train_labels.max()), int(self.test_labels.max()))
 
     def __call__(self, model: Encoder) -> dict[str, float]:
@@ -236,5 +244,5 @@ class LinearProbeEvaluator(Evaluator):
         if not (bool(torch.isfinite(train).all()) and bool(torch.isfinite(test).all())):
             return {self.key("accuracy"): float("nan")}  # a diverged model
         accuracy = linear_probe_accuracy(train, self.train_labels, test, self.test_labels, self.num_classes,
-                                         **self.probe_args)  # type: ignore[arg-type]
+                                         **self.probe.linear_args())
         return {self.key("accuracy"): accuracy}

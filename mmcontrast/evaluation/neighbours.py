@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .base import Encoder, Evaluator, check_inputs, encode, num_inputs
+from .inputs import LabelledSection, labelled_splits
 from .linear_probe import check_labels
 
 #: RGB colours of the grid: background, query frame, same-label frame, other-label frame.
@@ -149,6 +151,26 @@ class NeighbourGridEvaluator(Evaluator):
 
     primary = "precision_at_k"
     higher_is_better = True
+
+    @dataclass(kw_only=True)
+    class Section(LabelledSection):
+        """Config keys of evaluator ``neighbour_grid``: a PNG grid (``path``) of ``num_queries`` seeded test images
+        and their ``k`` cosine-nearest training images (green frame: same label, red: other)."""
+
+        path: str
+        num_queries: int = 8
+        k: int = 8
+        seed: int = 0
+        cell_size: int = 64
+        prefix: str = "neighbours"
+        batch_size: int = 256
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any]) -> NeighbourGridEvaluator:
+        """Evaluator ``neighbour_grid`` from its config section (the keys of ``Section``)."""
+        s = cls.Section(**section)
+        return cls(*labelled_splits(s, "neighbour_grid"), path=s.path, num_queries=s.num_queries, k=s.k,
+                   seed=s.seed, name=s.prefix, batch_size=s.batch_size, cell_size=s.cell_size)
 
     def __init__(self, train_inputs: torch.Tensor, train_labels: Sequence[int] | torch.Tensor,
                  test_inputs: torch.Tensor, test_labels: Sequence[int] | torch.Tensor, path: str,

@@ -9,12 +9,14 @@ that size in in-batch InfoNCE. Recall@1 is the fraction of sentences whose own n
 
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
 
 from .base import Encoder, Evaluator, check_inputs, encode_unique_texts
+from .inputs import document_sentences, seeded_subset
 
 
 def next_sentence_pairs(documents: Sequence[Sequence[str]], start: int = 0) -> tuple[list[str], list[str]]:
@@ -68,7 +70,7 @@ class NextSentenceEvaluator(Evaluator):
     around it) pairs.
 
     ``anchors[i]`` is followed by ``nexts[i]`` in its document. Pairs are grouped within their set
-    (``pair_sets[i]``, default one set): the factory puts the pairs starting at even and at odd positions in two
+    (``pair_sets[i]``, default one set): ``from_config`` puts the pairs starting at even and at odd positions in two
     sets, so that every adjacent pair is scored while no group holds an anchor that is another pair's answer.
     The pairs of a set are shuffled once (``seed``) so that groups mix documents, then cut into groups of
     ``group_size`` (the remainder is left out so that every anchor faces the same number of candidates).
@@ -78,6 +80,39 @@ class NextSentenceEvaluator(Evaluator):
 
     primary = "recall@1"
     higher_is_better = True
+
+    @dataclass(kw_only=True)
+    class Section:
+        """Config keys of evaluator ``next_sentence``: the (sentence, next sentence) pairs of ``data``'s documents
+        (a dataset component, e.g. the held-out split of ``documents``): the pairs starting at even positions,
+        and with ``all_pairs`` also those starting at odd positions, grouped apart (each sentence is encoded
+        once). ``max_pairs`` keeps a seeded random subset."""
+
+        data: dict[str, Any]
+        group_size: int = 64
+        all_pairs: bool = True
+        max_pairs: int | None = None
+        seed: int = 0
+        sentences_column: str = "sentences"
+        prefix: str = "next_sentence"
+        batch_size: int = 128
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any]) -> NextSentenceEvaluator:
+        """Evaluator ``next_sentence`` from its config section (the keys of ``Section``)."""
+        s = cls.Section(**section)
+        documents = document_sentences(s.data, s.sentences_column, f"next_sentence '{s.prefix}'")
+        anchors: list[str] = []
+        nexts: list[str] = []
+        sets: list[int] = []
+        for start in (0, 1) if s.all_pairs else (0,):
+            a, n = next_sentence_pairs(documents, start)
+            anchors, nexts, sets = anchors + a, nexts + n, sets + [start] * len(a)
+        keep = seeded_subset(len(anchors), s.max_pairs, s.seed)
+        if keep is not None:
+            anchors, nexts, sets = [anchors[i] for i in keep], [nexts[i] for i in keep], [sets[i] for i in keep]
+        return cls(anchors, nexts, group_size=s.group_size, seed=s.seed, name=s.prefix, batch_size=s.batch_size,
+                   pair_sets=sets)
 
     def __init__(self, anchors: list[str], nexts: list[str], group_size: int = 64, seed: int = 0,
                  name: str = "next_sentence", batch_size: int = 128, pair_sets: list[int] | None = None) -> None:
@@ -123,3 +158,34 @@ class NextSentenceEvaluator(Evaluator):
         rank = self.ranks(model)
         self.last_ranks = rank  # (N,) per anchor, for paired tests across models
         return {self.key("recall@1"): float((rank == 1).float().mean()), self.key("mrr"): float((1 / rank).mean())}
+
+
+class InverseClozeEvaluator(NextSentenceEvaluator):
+    """Inverse-cloze Recall@1 (primary) and MRR (Lee et al. 2019): each held-out sentence (the middle of a block
+    of ``2 * window + 1``) retrieves the passage around it among ``group_size`` in-batch passages."""
+
+    @dataclass(kw_only=True)
+    class Section:
+        """Config keys of evaluator ``inverse_cloze``: the blocks of ``data``'s documents (a dataset component);
+        ``max_pairs`` keeps a seeded random subset."""
+
+        data: dict[str, Any]
+        window: int = 2
+        group_size: int = 64
+        max_pairs: int | None = None
+        seed: int = 0
+        separator: str = " "
+        sentences_column: str = "sentences"
+        prefix: str = "inverse_cloze"
+        batch_size: int = 128
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any]) -> InverseClozeEvaluator:
+        """Evaluator ``inverse_cloze`` from its config section (the keys of ``Section``)."""
+        s = cls.Section(**section)
+        queries, passages = inverse_cloze_pairs(
+            document_sentences(s.data, s.sentences_column, f"inverse_cloze '{s.prefix}'"), s.window, s.separator)
+        keep = seeded_subset(len(queries), s.max_pairs, s.seed)
+        if keep is not None:
+            queries, passages = [queries[i] for i in keep], [passages[i] for i in keep]
+        return cls(queries, passages, group_size=s.group_size, seed=s.seed, name=s.prefix, batch_size=s.batch_size)

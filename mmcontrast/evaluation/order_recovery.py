@@ -18,13 +18,15 @@ and scores 0); ``pairwise_accuracy``: fraction of (original, permutation) pairs 
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
 
 from ..views.permutation import delete_words, sample_permutations
 from .base import Encoder, Evaluator, encode_unique_texts
+from .inputs import document_sentences, seeded_subset
 
 
 def passages_of(documents: Sequence[Sequence[str]], n: int, stride: int | None = None) -> list[list[str]]:
@@ -49,6 +51,43 @@ class OrderRecoveryEvaluator(Evaluator):
 
     primary = "accuracy"
     higher_is_better = True
+
+    @dataclass(kw_only=True)
+    class Section:
+        """Config keys of evaluator ``order_recovery``: the ``passage_sentences``-sentence passages of ``data``'s
+        documents (one every ``stride`` sentences, default non-overlapping). ``max_chars`` keeps passages of at
+        most that many characters (so that they fit the encoder's ``max_length``: a truncated shuffle differs in
+        content, not only in order); ``max_passages`` then keeps a seeded random subset."""
+
+        data: dict[str, Any]
+        passage_sentences: int = 3
+        num_permutations: int = 3
+        delete_probability: float = 0.2
+        stride: int | None = None
+        max_passages: int | None = None
+        max_chars: int | None = None
+        seed: int = 0
+        separator: str = " "
+        sentences_column: str = "sentences"
+        prefix: str = "order_recovery"
+        batch_size: int = 128
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any]) -> OrderRecoveryEvaluator:
+        """Evaluator ``order_recovery`` from its config section (the keys of ``Section``)."""
+        s = cls.Section(**section)
+        passages = passages_of(document_sentences(s.data, s.sentences_column, f"order_recovery '{s.prefix}'"),
+                               s.passage_sentences, s.stride)
+        if s.max_chars is not None:
+            passages = [p for p in passages if len(s.separator.join(p)) <= s.max_chars]
+            if not passages:
+                raise ValueError(f"order_recovery '{s.prefix}': no passage of {s.passage_sentences} sentences "
+                                 f"within max_chars={s.max_chars}")
+        keep = seeded_subset(len(passages), s.max_passages, s.seed)
+        if keep is not None:
+            passages = [passages[i] for i in keep]
+        return cls(passages, num_permutations=s.num_permutations, delete_probability=s.delete_probability,
+                   seed=s.seed, separator=s.separator, name=s.prefix, batch_size=s.batch_size)
 
     def __init__(self, passages: list[list[str]], num_permutations: int = 3, delete_probability: float = 0.2,
                  seed: int = 0, separator: str = " ", name: str = "order_recovery", batch_size: int = 128) -> None:

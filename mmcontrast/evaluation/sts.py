@@ -11,12 +11,14 @@ import math
 import warnings
 from os import PathLike
 from pathlib import Path
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
 from scipy import stats
 
+from ..data import build_dataset
 from .base import Encoder, Evaluator, check_inputs, encode_unique_texts
 
 STS_MIN_FIELDS = 7  # genre, file, year, id, score, sentence1, sentence2 (some rows carry extra columns)
@@ -100,6 +102,21 @@ class STSEvaluator(Evaluator):
     primary = "spearman"
     higher_is_better = True
 
+    @dataclass(kw_only=True)
+    class Section:
+        """Config keys of evaluator ``sts``: an STS Benchmark file (``path``, ``load_sts_csv``)."""
+
+        path: str
+        prefix: str = "sts"
+        batch_size: int = 128
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any]) -> STSEvaluator:
+        """Evaluator ``sts`` from its config section (the keys of ``Section``)."""
+        s = cls.Section(**section)
+        s1, s2, scores = load_sts_csv(s.path)
+        return cls(s1, s2, scores, name=s.prefix, batch_size=s.batch_size)
+
     def __init__(self, sentences1: list[str], sentences2: list[str], scores: list[float], name: str = "sts",
                  batch_size: int = 128) -> None:
         super().__init__(name, batch_size)
@@ -120,3 +137,31 @@ class STSEvaluator(Evaluator):
             self.key("spearman"): _correlation(stats.spearmanr, cosine, self.scores),
             self.key("pearson"): _correlation(stats.pearsonr, cosine, self.scores),
         }
+
+
+class HubSTSEvaluator(STSEvaluator):
+    """``STSEvaluator`` on a Hub dataset with sentence-pair and score columns (default: STS-B validation)."""
+
+    @dataclass(kw_only=True)
+    class Section:
+        """Config keys of evaluator ``sts_hf``: the Hub dataset ``path`` / ``split`` and its column names."""
+
+        path: str = "sentence-transformers/stsb"
+        split: str = "validation"
+        prefix: str = "sts"
+        sentence1: str = "sentence1"
+        sentence2: str = "sentence2"
+        score: str = "score"
+        batch_size: int = 128
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any]) -> HubSTSEvaluator:
+        """Evaluator ``sts_hf`` from its config section (the keys of ``Section``)."""
+        s = cls.Section(**section)
+        dataset = build_dataset({"name": "hf", "path": s.path, "split": s.split})
+        missing = [c for c in (s.sentence1, s.sentence2, s.score) if c not in dataset.column_names]
+        if missing:
+            raise KeyError(f"sts_hf '{s.path}': column(s) {missing} not found; columns: "
+                           f"{', '.join(dataset.column_names)}")
+        return cls(list(dataset[s.sentence1]), list(dataset[s.sentence2]), [float(x) for x in dataset[s.score]],
+                   name=s.prefix, batch_size=s.batch_size)

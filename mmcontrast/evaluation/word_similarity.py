@@ -3,6 +3,7 @@ whether related words are each other's nearest neighbours in the vocabulary."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,25 @@ class WordSimilarityEvaluator(Evaluator):
 
     primary = "spearman"
 
+    @dataclass(kw_only=True)
+    class Section:
+        """Config keys of evaluator ``word_similarity``: a word-pair file ``path`` (e.g.
+        ``tests/data/word_pairs.tsv``), optionally restricted to the pairs inside ``vocabulary``, whose words are
+        then also the candidates of the nearest-neighbour recall (``k``, pairs scored >= ``related_score``)."""
+
+        path: str
+        vocabulary: dict[str, Any] | None = None
+        prefix: str = "word_similarity"
+        batch_size: int = 1024
+        k: int = 10
+        related_score: float = 7.0
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any]) -> WordSimilarityEvaluator:
+        """Evaluator ``word_similarity`` from its config section (the keys of ``Section``)."""
+        s = cls.Section(**section)
+        return cls(s.path, s.vocabulary, s.prefix, s.batch_size, s.k, s.related_score)
+
     def __init__(self, path: str | Path, vocabulary: dict[str, Any] | None = None, name: str = "word_similarity",
                  batch_size: int = 1024, k: int = 10, related_score: float = 7.0) -> None:
         super().__init__(name, batch_size)
@@ -75,11 +95,3 @@ class WordSimilarityEvaluator(Evaluator):
                    [a in self.last_neighbours[b] for a, b in self.related]
             metrics[self.key(f"neighbour_recall@{self.k}")] = sum(hits) / len(hits)
         return metrics
-
-
-def word_similarity(path: str, vocabulary: dict[str, Any] | None = None, prefix: str = "word_similarity",
-                    batch_size: int = 1024, k: int = 10, related_score: float = 7.0) -> WordSimilarityEvaluator:
-    """Evaluator ``word_similarity``: Spearman of cosine with the scores of a word-pair file (e.g.
-    ``tests/data/word_pairs.tsv``), optionally restricted to the pairs inside ``vocabulary``, whose words are then
-    also the candidates of the nearest-neighbour recall (``k``, pairs scored >= ``related_score``)."""
-    return WordSimilarityEvaluator(path, vocabulary, prefix, batch_size, k, related_score)

@@ -6,12 +6,16 @@ normalised again; an image gets the class whose averaged text embedding is most 
 
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
 
+from ..data import build_dataset
+from ..data.image_text import CLASS_NAMES, DEFAULT_TEMPLATES, check_templates, class_names_of
 from .base import Encoder, Evaluator, check_inputs, encode
+from .inputs import labelled_split
 
 
 def class_text_embeddings(model: Encoder, class_names: Sequence[str], templates: Sequence[str],
@@ -46,6 +50,33 @@ class ZeroShotEvaluator(Evaluator):
     """
 
     primary = "accuracy"
+
+    @dataclass(kw_only=True)
+    class Section:
+        """Config keys of evaluator ``zero_shot``: a labelled image set ``data`` (e.g. ``{name: fashion_mnist,
+        split: test}``) and prompt ``templates`` (default: ``DEFAULT_TEMPLATES``) averaged per class;
+        ``class_names`` default to the dataset's ``ClassLabel`` names or the known names of the offline sets."""
+
+        data: dict[str, Any]
+        class_names: list[str] | None = None
+        templates: list[str] | None = None
+        image_column: str = "image"
+        label_column: str = "label"
+        prefix: str = "zero_shot"
+        batch_size: int = 256
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any]) -> ZeroShotEvaluator:
+        """Evaluator ``zero_shot`` from its config section (the keys of ``Section``)."""
+        s = cls.Section(**section)
+        what = f"zero_shot evaluator '{s.prefix}'"
+        images, labels = labelled_split(s.data, what, s.image_column, s.label_column)
+        if s.class_names is None and s.data.get("name") not in CLASS_NAMES:
+            names = class_names_of(build_dataset(s.data), s.data, s.label_column, None, what)
+        else:
+            names = class_names_of(None, s.data, s.label_column, s.class_names, what)
+        return cls(images, labels, names, check_templates(s.templates or DEFAULT_TEMPLATES, what), name=s.prefix,
+                   batch_size=s.batch_size)
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, class_names: Sequence[str],
                  templates: Sequence[str], name: str = "zero_shot", batch_size: int = 256) -> None:

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import torch
 
-from ..data.beir_files import BeirData
+from ..data.beir_files import BeirData, load_beir
 from ..evaluation.base import Encoder, Evaluator
 from .ann import AnnIndex, check_index_spec, recall_against_exact
 from .encoding import encode_texts
@@ -105,6 +106,47 @@ class RetrievalEvaluator(Evaluator):
 
     primary = f"ndcg@{PRIMARY_K}"
     higher_is_better = True
+
+    @dataclass(kw_only=True)
+    class Section:
+        """Config keys of evaluator ``retrieval``: a BEIR folder ``path`` (``corpus.jsonl``, ``queries.jsonl``,
+        ``qrels/<split>.tsv``), searched exactly by ``similarity`` (``cos`` or ``dot``). Queries are encoded with
+        ``role="query"``, passages (title + text unless ``include_title: false``) with ``role="passage"`` when the
+        model's ``encode`` takes a role. ``skip_empty`` leaves passages and queries with an empty text out
+        (reported with counts) instead of failing. ``index: {kind: flat | ivf | hnsw, ...}`` searches a FAISS
+        index instead (needs ``mmcontrast[ann]``); ``compare_exact: true`` adds ``{prefix}/ann_recall@10``
+        against the exact search."""
+
+        path: str
+        split: str = "test"
+        k_values: list[int] | tuple[int, ...] = field(default=(1, 10, 100))
+        query_prefix: str = ""
+        passage_prefix: str = ""
+        include_title: bool = True
+        skip_empty: bool = False
+        similarity: str = "cos"
+        chunk_size: int = 50_000
+        prefix: str = "retrieval"
+        batch_size: int = 128
+        index: dict[str, Any] | None = None
+        compare_exact: bool = False
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any]) -> RetrievalEvaluator:
+        """Evaluator ``retrieval`` from its config section (the keys of ``Section``)."""
+        s = cls.Section(**section)
+        return cls(load_beir(s.path, s.split, skip_empty=s.skip_empty), k_values=list(s.k_values),
+                   similarity=s.similarity, query_prefix=s.query_prefix,  # type: ignore[arg-type]
+                   passage_prefix=s.passage_prefix, include_title=s.include_title, chunk_size=s.chunk_size,
+                   name=s.prefix, batch_size=s.batch_size, index=s.index, compare_exact=s.compare_exact)
+
+    @staticmethod
+    def check_params(params: dict[str, Any], key: str) -> None:
+        """Config-time check of the ``index`` spec (a ValueError naming ``<key>.index.<x>``)."""
+        if params.get("index") is not None:
+            check_index_spec(params["index"], f"{key}.index")
+        if params.get("compare_exact") and params.get("index") is None:
+            raise ValueError(f"'{key}.compare_exact' needs '{key}.index' (without an index the search is exact)")
 
     def __init__(
         self,

@@ -11,8 +11,10 @@ import torch
 from ..config import Config
 from ..errors import ConfigError, MmcontrastError
 from ..encoders import ENCODERS, HEADS, TARGETS, TILE_HEADS, ContrastiveModel, DualEncoderModel, TwoTowerModel
+from ..evaluation import EVALUATORS
 from ..negatives import NEGATIVES
 from ..objectives import OBJECTIVES, Objective
+from ..retrieval import RetrievalEvaluator  # noqa: F401 - importing mmcontrast.retrieval registers it
 from ..views import VIEWS, View
 from .learner import Learner
 
@@ -157,10 +159,9 @@ def build_view(cfg: Config, seed: int, device: torch.device) -> View:
 
 
 def build_evaluators(cfg: Config) -> list[Any]:
-    from ..evaluation import EVALUATORS
-
+    """Each evaluator built from its config section (``from_config``)."""
     evaluators = []
     for i, component in enumerate(cfg.evaluators):
         with component_errors(f"evaluators[{i}]", component):
-            evaluators.append(EVALUATORS.get(component["name"])(**params(component)))
+            evaluators.append(EVALUATORS.get(component["name"]).from_config(params(component)))
     return evaluators
