@@ -5,6 +5,7 @@ Tiny fake encoders only (lookup tables, fixed random projections, hashed bags of
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import zlib
@@ -16,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from scipy import stats
 
+import mmcontrast.retrieval  # noqa: F401 - registers evaluator 'retrieval'
+from mmcontrast.evaluation import EVALUATORS
 from mmcontrast.evaluation.alignment import AlignmentUniformityEvaluator
 from mmcontrast.evaluation.base import Encoder, Evaluator, encode_unique_texts, is_better, run_evaluators
 from mmcontrast.evaluation.knn import KNNEvaluator, weighted_knn_predict, weighted_knn_scores
@@ -457,3 +460,30 @@ def test_encode_unique_texts_preserves_first_occurrence_order() -> None:
     assert list(row_of) == ["b", "a", "c"] and embeddings.shape == (3, 3)
     assert encoder.calls == [["b", "a", "c"]]
     torch.testing.assert_close(embeddings[row_of["c"]], encoder.vector("c"))
+
+
+def test_every_evaluator_builds_itself_from_its_section(tmp_path: Path) -> None:
+    for name in EVALUATORS.names():
+        cls = EVALUATORS.get(name)
+        assert issubclass(cls, Evaluator) and dataclasses.is_dataclass(cls.Section), name
+        assert "from_config" in vars(cls), f"{name}: {cls.__name__} inherits its from_config"
+        assert {"prefix", "batch_size"} <= {f.name for f in dataclasses.fields(cls.Section)}, name
+    path = tmp_path / "sts.csv"
+    rows = [(4.5, "a b", "a c"), (0.5, "d e", "f g")]
+    path.write_text("".join(f"g\tf\t2012\t{i}\t{score}\t{a}\t{b}\n" for i, (score, a, b) in enumerate(rows)))
+    sts = EVALUATORS.get("sts").from_config({"path": str(path), "prefix": "dev", "batch_size": 2})
+    assert isinstance(sts, STSEvaluator) and sts.primary_metric == "dev/spearman" and sts.batch_size == 2
+    with pytest.raises(TypeError, match="topk"):
+        EVALUATORS.get("sts").from_config({"path": str(path), "topk": 3})
+
+
+def test_probe_settings_of_a_section_and_their_checks() -> None:
+    section = EVALUATORS.get("linear_probe").Section(train={}, test={}, epochs=7, optimizer="adam")
+    probe = ProbeSettings.of(section)
+    assert (probe.epochs, probe.optimizer, probe.k) == (7, "adam", 200)  # k: not a linear_probe key, default
+    assert probe.linear_args() == dict(epochs=7, lr=None, weight_decay=1e-3, batch_size=1024, optimizer="adam",
+                                       seed=0)
+    with pytest.raises(ValueError, match="owner: k must be a positive integer"):
+        ProbeSettings(k=0).check_knn("owner")
+    with pytest.raises(ValueError, match="owner: optimizer must be one of lbfgs, adam"):
+        ProbeSettings(optimizer="sgd").check_linear("owner")
