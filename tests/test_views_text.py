@@ -519,7 +519,7 @@ def test_order_recovery_evaluator_scores_the_original_order():
     assert (again.anchors, again.permuted) == (ev.anchors, ev.permuted)  # fixed by the seed
 
 
-def test_evaluator_factories_on_wikipedia():
+def test_evaluators_from_config_on_wikipedia():
     path = shared("wiki", "wiki1m_for_simcse.first11914.txt")
     held = {"name": "documents", "path": str(path), "split": "heldout"}
     ns = EVALUATORS.get("next_sentence").from_config(dict(data=held, group_size=64, all_pairs=False, max_pairs=256,
