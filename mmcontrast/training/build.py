@@ -12,6 +12,8 @@ from ..config import Config
 from ..errors import ConfigError, MmcontrastError
 from ..encoders import ENCODERS, HEADS, TARGETS, TILE_HEADS, ContrastiveModel, DualEncoderModel, TwoTowerModel
 from ..evaluation import EVALUATORS
+from ..export.dual_encoder import export_problems
+from ..miners import MINERS
 from ..negatives import NEGATIVES
 from ..objectives import OBJECTIVES, Objective
 from ..retrieval import RetrievalEvaluator  # noqa: F401 - importing mmcontrast.retrieval registers it
@@ -81,8 +83,6 @@ def _dual_encoder(cfg: Config) -> DualEncoderModel:
     with component_errors("encoder", cfg.encoder):
         model = DualEncoderModel(**params(cfg.encoder))
     if cfg.export.enabled:
-        from ..export.dual_encoder import export_problems
-
         problems = export_problems(model)
         if problems:
             raise ConfigError("this dual encoder cannot be exported as a transformers VisionTextDualEncoderModel: "
@@ -101,8 +101,6 @@ def build_objective(cfg: Config, embedding_dim: int, num_samples: int | None = N
         negatives = factory(**_with_injected(factory, params(cfg.negatives), **injected))
     objective = OBJECTIVES.get(cfg.objective["name"])
     if cfg.miner is not None:  # checked against the objective and the view's labels by config.validate
-        from ..miners import MINERS
-
         with component_errors("miner", cfg.miner):
             injected["miner"] = MINERS.get(cfg.miner["name"])(**params(cfg.miner))
     with component_errors("objective", cfg.objective):
