@@ -13,8 +13,16 @@ import math
 import sys
 from pathlib import Path
 
+from .cli_retrieval import index_command, print_json, search_command
 from .config import AXES, load_config
 from .errors import MmcontrastError, NonFiniteError
+from .evaluation.base import run_evaluators
+from .export import export_final
+from .training import train
+from .training.build import build_evaluators
+from .training.restore import restore_model
+from .training.run_lock import RunLock
+from .training.strict_json import dumps
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -156,8 +164,6 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     cfg = load_config(args.config, args.overrides)
     if args.command == "index":
-        from .cli_retrieval import index_command, print_json
-
         try:
             print_json(index_command(cfg, args.corpus, args.out, args.kind, args.param, args.similarity,
                                      args.checkpoint, args.batch_size, args.untrained))
@@ -168,30 +174,19 @@ def _run(args: argparse.Namespace) -> int:
             return 2
         return 0
     if args.command == "train":
-        from .training import train
-
         result = train(cfg, overwrite=args.overwrite, allow_config_change=args.allow_config_change)
         if result.final_metrics:
             print(before_after_table(result.initial_metrics, result.final_metrics))
         if result.export_path is not None:
             print(f"exported to {result.export_path}")
         return 0
-    from .training.restore import restore_model
-    from .training.run_lock import RunLock
-
     with RunLock(Path(cfg.output_dir), command=args.command):
         restored = restore_model(cfg, args.checkpoint, args.untrained, args.allow_config_change)
         source = f"checkpoint {restored.checkpoint}" if restored.checkpoint else "the untrained model (--untrained)"
         print(f"mmcontrast {args.command}: using {source}", file=sys.stderr)
         if args.command == "evaluate":
-            from .evaluation.base import run_evaluators
-            from .training.build import build_evaluators
-            from .training.strict_json import dumps
-
             print(dumps(run_evaluators(build_evaluators(cfg), restored.model), indent=2))
             return 0
-        from .export import export_final
-
         path = export_final(restored.model, cfg, {}, Path(cfg.output_dir) / "final", trained_steps=restored.step,
                             replace=args.overwrite)
     print(f"exported to {path}")
@@ -199,8 +194,6 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
-    from .cli_retrieval import print_json, search_command
-
     if bool(args.queries) == bool(args.beir):
         print("mmcontrast search: error: give query texts or --beir DIR (one of the two)", file=sys.stderr)
         return 2
