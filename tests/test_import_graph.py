@@ -11,7 +11,8 @@ import is mapped to the top-level unit it reaches (``mmcontrast.data.beir`` -> `
 - L2 ``evaluation`` and the ``retrieval`` library; L3 ``config``; L4 ``export``; L5 ``training``;
 - L6 the command line (``cli`` and its command modules), which nothing in the library imports.
 
-A new top-level module or package must be placed in ``LAYERS`` (the test says so).
+A new top-level module or package must be placed in ``LAYERS`` (the test says so). The package imports its own
+modules at module top only (no import inside a function to hide a cycle).
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ FORBIDDEN: dict[tuple[str, str], str] = {
 }
 #: the command-line units: the library never imports them
 COMMAND_LINE = {"cli", "cli_retrieval"}
-#: imports still allowed while they are being removed: (importing file, imported module). Keep it empty.
+#: imports exempt from the layer and unit-cycle checks while being removed: (importing file, imported module).
+#: Keep it empty.
 KNOWN_VIOLATIONS: set[tuple[str, str]] = set()
 
 
@@ -202,6 +204,30 @@ def test_no_import_cycle_between_modules() -> None:
     assert not cycles, "\n".join(describe_cycle(c, edges) for c in cycles)
 
 
+def nested_import_lines(path: Path) -> set[int]:
+    """Lines of the imports inside a function or class body of ``path``."""
+    lines: set[int] = set()
+
+    def visit(node: ast.AST, nested: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.Import, ast.ImportFrom)) and nested:
+                lines.add(child.lineno)
+            visit(child, nested or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))
+
+    visit(ast.parse(path.read_text(encoding="utf-8")), False)
+    return lines
+
+
+def test_the_package_imports_its_own_modules_at_module_top() -> None:
+    """No import of a module of the package inside a function or class body: that is how cycles and upward
+    imports were hidden. (Optional third-party packages, e.g. ``faiss``, may still be imported where used.)"""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        nested = nested_import_lines(path)
+        found += [f"{imp.where}: {imp.target}" for imp in imports_of(path) if imp.line in nested]
+    assert not found, "imports of the package's own modules inside functions or classes:\n" + "\n".join(found)
+
+
 def test_the_library_never_imports_the_command_line() -> None:
     found = [f"{imp.where}: {imp.source} imports {imp.target}" for imp in all_imports()
              if unit_of(imp.target) in COMMAND_LINE and unit_of(imp.source) not in COMMAND_LINE]
@@ -235,4 +261,5 @@ def test_the_checker_sees_function_level_and_relative_imports(tmp_path: Path) ->
     assert [(i.where, i.source, i.target) for i in init] == [
         ("mmcontrast/data/__init__.py:1", "mmcontrast.data", "mmcontrast.data.rows"),
         ("mmcontrast/data/__init__.py:2", "mmcontrast.data", "mmcontrast.data.rows")]
+    assert nested_import_lines(package / "data" / "rows.py") == {5, 6, 11}
     assert strongly_connected({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
