@@ -466,7 +466,9 @@ def test_every_evaluator_builds_itself_from_its_section(tmp_path: Path) -> None:
     for name in EVALUATORS.names():
         cls = EVALUATORS.get(name)
         assert issubclass(cls, Evaluator) and dataclasses.is_dataclass(cls.Section), name
-        assert "from_config" in vars(cls), f"{name}: {cls.__name__} inherits its from_config"
+        assert "Section" in vars(cls), f"{name}: {cls.__name__} inherits its Section"
+        own = "config_inputs" in vars(cls) or cls.config_inputs.__func__ is Evaluator.config_inputs.__func__
+        assert own, f"{name}: {cls.__name__} inherits the config_inputs of another evaluator"
         assert {"prefix", "batch_size"} <= {f.name for f in dataclasses.fields(cls.Section)}, name
     path = tmp_path / "sts.csv"
     rows = [(4.5, "a b", "a c"), (0.5, "d e", "f g")]

@@ -98,15 +98,15 @@ class STSAlignmentEvaluator(AlignmentUniformityEvaluator):
         batch_size: int = 128
 
     @classmethod
-    def from_config(cls, section: dict[str, Any]) -> STSAlignmentEvaluator:
-        """Evaluator ``alignment_uniformity_sts`` from its config section (the keys of ``Section``)."""
-        s = cls.Section(**section)
-        s1, s2, scores = load_sts_csv(s.path)
-        pairs = [(a, b) for a, b, score in zip(s1, s2, scores) if score >= s.min_score]
+    def config_inputs(cls, section: Section) -> dict[str, Any]:
+        """The pairs of the STS file scored >= ``min_score`` and all its sentences (evaluator
+        ``alignment_uniformity_sts``)."""
+        s1, s2, scores = load_sts_csv(section.path)
+        pairs = [(a, b) for a, b, score in zip(s1, s2, scores) if score >= section.min_score]
         if not pairs:
-            raise ValueError(f"{s.path}: no pair has a score >= {s.min_score}")
-        return cls([a for a, _ in pairs], [b for _, b in pairs], uniform_inputs=sorted(set(s1) | set(s2)),
-                   name=s.prefix, batch_size=s.batch_size)
+            raise ValueError(f"{section.path}: no pair has a score >= {section.min_score}")
+        return dict(pairs_a=[a for a, _ in pairs], pairs_b=[b for _, b in pairs],
+                    uniform_inputs=sorted(set(s1) | set(s2)))
 
 
 class ViewAlignmentEvaluator(AlignmentUniformityEvaluator):
@@ -127,9 +127,10 @@ class ViewAlignmentEvaluator(AlignmentUniformityEvaluator):
         batch_size: int = 256
 
     @classmethod
-    def from_config(cls, section: dict[str, Any]) -> ViewAlignmentEvaluator:
-        """Evaluator ``alignment_uniformity_views`` from its config section (the keys of ``Section``)."""
-        s = cls.Section(**section)
+    def config_inputs(cls, section: Section) -> dict[str, Any]:
+        """Two seeded augmented views of the first ``limit`` images and the clean images (evaluator
+        ``alignment_uniformity_views``)."""
+        s = section
         dataset = build_dataset(s.data)
         images = dataset.images if hasattr(dataset, "images") else torch.stack(
             [dataset[i][s.image_column] for i in range(min(s.limit, len(dataset)))]
@@ -138,4 +139,4 @@ class ViewAlignmentEvaluator(AlignmentUniformityEvaluator):
         augmentation = ImageAugmentation(augment_config(s.augment, "evaluators.augment"))
         generator = torch.Generator().manual_seed(s.seed)
         view1, view2 = augmentation(images, generator), augmentation(images, generator)
-        return cls(view1, view2, uniform_inputs=images, name=s.prefix, batch_size=s.batch_size)
+        return dict(pairs_a=view1, pairs_b=view2, uniform_inputs=images)

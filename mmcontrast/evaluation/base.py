@@ -10,8 +10,10 @@ tokenizers or Hugging Face models: they only call ``model.encode``.
 from __future__ import annotations
 
 import abc
+import dataclasses
+import inspect
 import math
-from typing import Iterable, Protocol, Sequence, Union, runtime_checkable
+from typing import Any, ClassVar, Iterable, Protocol, Sequence, Union, runtime_checkable
 
 import torch
 
@@ -35,8 +37,13 @@ class Evaluator(abc.ABC):
     """Base class of evaluators: ``__call__(model) -> {f"{name}/{metric}": value}``.
 
     Subclasses set the class attributes ``higher_is_better`` and ``primary`` (the short name of the main
-    metric) and implement ``__call__``; ``primary_metric`` is then ``f"{name}/{primary}"``.
+    metric) and implement ``__call__``; ``primary_metric`` is then ``f"{name}/{primary}"``. An evaluator built
+    from a config also defines ``Section`` (a keyword-only dataclass of its config keys, with ``prefix`` and
+    ``batch_size``) and, when ``__init__`` takes more than same-named keys, ``config_inputs``.
     """
+
+    #: The config keys of the evaluator (a keyword-only dataclass); read by ``from_config`` and the config check.
+    Section: ClassVar[type[Any]]
 
     #: Short name of the main metric (e.g. ``"spearman"``); the full key is ``primary_metric``.
     primary: str = ""
@@ -51,6 +58,23 @@ class Evaluator(abc.ABC):
             raise ValueError(f"{type(self).__name__}: batch_size must be a positive integer, got {batch_size!r}")
         self.name = name
         self.batch_size = batch_size
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any]) -> Evaluator:
+        """The evaluator from its config section (the keys of ``Section``): ``__init__`` gets the section keys it
+        takes under the same name, ``name=prefix``, and what ``config_inputs`` builds (which takes precedence)."""
+        s = cls.Section(**section)
+        params = inspect.signature(cls).parameters
+        kwargs = {f.name: getattr(s, f.name) for f in dataclasses.fields(s) if f.name in params}
+        kwargs["name"] = s.prefix
+        kwargs.update(cls.config_inputs(s))
+        return cls(**kwargs)
+
+    @classmethod
+    def config_inputs(cls, section: Any) -> dict[str, Any]:
+        """The ``__init__`` arguments built from a ``Section`` instance rather than copied from a same-named key (the
+        data read from disk, renamed or transformed keys); none by default."""
+        return {}
 
     @property
     def primary_metric(self) -> str:

@@ -72,9 +72,9 @@ class CrossModalRetrievalEvaluator(Evaluator):
         batch_size: int = 256
 
     @classmethod
-    def from_config(cls, section: dict[str, Any]) -> CrossModalRetrievalEvaluator:
-        """Evaluator ``image_text_retrieval`` from its config section (the keys of ``Section``)."""
-        s = cls.Section(**section)
+    def config_inputs(cls, section: Section) -> dict[str, Any]:
+        """The images, captions and cutoffs of evaluator ``image_text_retrieval``."""
+        s = section
         dataset = build_dataset(s.data)
         source = f"image_text_retrieval evaluator '{s.prefix}' data ({s.data.get('name')})"
         n = len(dataset) if s.limit is None else min(int(s.limit), len(dataset))
@@ -94,7 +94,7 @@ class CrossModalRetrievalEvaluator(Evaluator):
             captions.append(list(row["caption"]) if not isinstance(row["caption"], str) else [row["caption"]])
         if not images:
             raise DataError(f"{source}: no rows")
-        return cls(torch.stack(images), captions, tuple(s.ks or (1, 5, 10)), name=s.prefix, batch_size=s.batch_size)
+        return dict(images=torch.stack(images), captions=captions, ks=tuple(s.ks or (1, 5, 10)))
 
     def __init__(self, images: torch.Tensor, captions: Sequence[Sequence[str]], ks: Sequence[int] = (1, 5, 10),
                  name: str = "retrieval", batch_size: int = 256) -> None:

@@ -15,7 +15,7 @@ import torch
 
 from .base import Encoder, Evaluator, Inputs, check_inputs, encode, num_inputs
 from .knn import weighted_knn_predict
-from .inputs import LabelledSection, labelled_splits
+from .inputs import LabelledSection, labelled_inputs
 from .linear_probe import check_labels, linear_probe_accuracy
 from .neighbours import NeighbourGridEvaluator
 from .probe import ProbeSettings
@@ -47,13 +47,10 @@ class FrozenFeaturesEvaluator(Evaluator):
         batch_size: int = 256
 
     @classmethod
-    def from_config(cls, section: dict[str, Any]) -> FrozenFeaturesEvaluator:
-        """Evaluator ``frozen_features`` from its config section (the keys of ``Section``)."""
-        s = cls.Section(**section)
-        probe = ProbeSettings.of(s)
-        probe.check_linear(f"frozen_features evaluator '{s.prefix}'")
-        return cls(*labelled_splits(s, "frozen_features"), probe=probe, grid_path=s.grid_path,
-                   grid_queries=s.grid_queries, grid_k=s.grid_k, name=s.prefix, batch_size=s.batch_size)
+    def config_inputs(cls, section: Section) -> dict[str, Any]:
+        """The checked ``probe`` settings of evaluator ``frozen_features`` and its labelled splits."""
+        return {"probe": ProbeSettings.linear_of(section, "frozen_features"),
+                **labelled_inputs(section, "frozen_features")}
 
     def __init__(self, train_inputs: Inputs, train_labels: Sequence[int] | torch.Tensor, test_inputs: Inputs,
                  test_labels: Sequence[int] | torch.Tensor, probe: ProbeSettings | None = None,

@@ -45,12 +45,11 @@ class FuturePredictionEvaluator(Evaluator):
         batch_size: int = 128
 
     @classmethod
-    def from_config(cls, section: dict[str, Any]) -> FuturePredictionEvaluator:
-        """Evaluator ``future_prediction`` from its config section (the keys of ``Section``)."""
-        s = cls.Section(**section)
+    def config_inputs(cls, section: Section) -> dict[str, Any]:
+        """The first ``max_windows`` sentence windows of evaluator ``future_prediction``."""
+        s = section
         documents = document_sentences(s.data, s.sentences_column, f"future_prediction '{s.prefix}'")
-        windows = document_windows(documents, s.length)
-        return cls(windows[: s.max_windows], s.group_size, s.seed, s.prefix, s.batch_size)
+        return dict(windows=document_windows(documents, s.length)[: s.max_windows])
 
     def __init__(self, windows: Sequence[Sequence[str]], group_size: int = 32, seed: int = 0,
                  name: str = "future", batch_size: int = 128) -> None:

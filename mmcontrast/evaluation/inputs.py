@@ -42,6 +42,16 @@ def labelled_splits(section: LabelledSection,
     return train[0], train[1], test[0], test[1]
 
 
+#: The ``__init__`` parameters of a labelled-split evaluator that ``labelled_inputs`` fills.
+LABELLED_INPUTS = ("train_inputs", "train_labels", "test_inputs", "test_labels")
+
+
+def labelled_inputs(section: LabelledSection, evaluator: str) -> dict[str, torch.Tensor]:
+    """``labelled_splits`` as the keyword arguments ``train_inputs``, ``train_labels``, ``test_inputs`` and
+    ``test_labels`` (images (N, C, H, W) / (M, C, H, W), labels (N,) / (M,))."""
+    return dict(zip(LABELLED_INPUTS, labelled_splits(section, evaluator)))
+
+
 def document_sentences(data: dict[str, Any], sentences_column: str, what: str) -> list[list[str]]:
     """Sentence lists of a dataset component's rows (``documents``: e.g. ``{name: documents, path: ...,
     split: heldout}``)."""

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from .base import Encoder, Evaluator, Inputs, check_inputs, encode, num_inputs
-from .inputs import LabelledSection, labelled_splits
+from .inputs import LabelledSection, labelled_inputs
 from .probe import ProbeSettings
 
 
@@ -128,10 +128,9 @@ class KNNEvaluator(Evaluator):
         batch_size: int = 256
 
     @classmethod
-    def from_config(cls, section: dict[str, Any]) -> KNNEvaluator:
-        """Evaluator ``knn`` from its config section (the keys of ``Section``)."""
-        s = cls.Section(**section)
-        return cls(*labelled_splits(s, "knn"), probe=ProbeSettings.of(s), name=s.prefix, batch_size=s.batch_size)
+    def config_inputs(cls, section: Section) -> dict[str, Any]:
+        """The labelled splits of evaluator ``knn`` and its ``probe`` settings."""
+        return {**labelled_inputs(section, "knn"), "probe": ProbeSettings.of(section)}
 
     def __init__(self, train_inputs: Inputs, train_labels: Sequence[int] | torch.Tensor, test_inputs: Inputs,
                  test_labels: Sequence[int] | torch.Tensor, probe: ProbeSettings | None = None,

@@ -24,7 +24,7 @@ from torch import nn
 
 from .base import Evaluator, Inputs, check_inputs, num_inputs
 from .knn import weighted_knn_predict
-from .inputs import LabelledSection, labelled_splits
+from .inputs import LabelledSection, labelled_inputs
 from .linear_probe import check_labels, linear_probe_accuracy
 from .probe import ProbeSettings
 
@@ -130,13 +130,9 @@ class LayerProbeEvaluator(Evaluator):
         batch_size: int = 256
 
     @classmethod
-    def from_config(cls, section: dict[str, Any]) -> LayerProbeEvaluator:
-        """Evaluator ``layer_probe`` from its config section (the keys of ``Section``)."""
-        s = cls.Section(**section)
-        probe = ProbeSettings.of(s)
-        probe.check_linear(f"layer_probe evaluator '{s.prefix}'")
-        return cls(*labelled_splits(s, "layer_probe"), stages=s.stages, pooling=s.pooling, probe=probe,
-                   filters_path=s.filters_path, max_filters=s.max_filters, name=s.prefix, batch_size=s.batch_size)
+    def config_inputs(cls, section: Section) -> dict[str, Any]:
+        """The checked ``probe`` settings of evaluator ``layer_probe`` and its labelled splits."""
+        return {"probe": ProbeSettings.linear_of(section, "layer_probe"), **labelled_inputs(section, "layer_probe")}
 
     def __init__(self, train_inputs: Inputs, train_labels: Sequence[int] | torch.Tensor, test_inputs: Inputs,
                  test_labels: Sequence[int] | torch.Tensor, stages: Sequence[str] | None = None,

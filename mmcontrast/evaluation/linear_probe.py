@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from .base import Encoder, Evaluator, Inputs, check_inputs, encode, num_inputs
-from .inputs import LabelledSection, labelled_splits
+from .inputs import LabelledSection, labelled_inputs
 from .probe import ProbeSettings, check_probe_args
 
 #: Default learning rate per optimiser (L-BFGS takes unit steps scaled by its line search).
@@ -218,12 +218,9 @@ class LinearProbeEvaluator(Evaluator):
         batch_size: int = 256
 
     @classmethod
-    def from_config(cls, section: dict[str, Any]) -> LinearProbeEvaluator:
-        """Evaluator ``linear_probe`` from its config section (the keys of ``Section``)."""
-        s = cls.Section(**section)
-        probe = ProbeSettings.of(s)
-        probe.check_linear(f"linear_probe evaluator '{s.prefix}'")
-        return cls(*labelled_splits(s, "linear_probe"), probe=probe, name=s.prefix, batch_size=s.batch_size)
+    def config_inputs(cls, section: Section) -> dict[str, Any]:
+        """The checked ``probe`` settings of evaluator ``linear_probe`` and its labelled splits."""
+        return {"probe": ProbeSettings.linear_of(section, "linear_probe"), **labelled_inputs(section, "linear_probe")}
 
     def __init__(self, train_inputs: Inputs, train_labels: Sequence[int] | torch.Tensor, test_inputs: Inputs,
                  test_labels: Sequence[int] | torch.Tensor, probe: ProbeSettings | None = None,

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from .base import Encoder, Evaluator, check_inputs, encode, num_inputs
-from .inputs import LabelledSection, labelled_splits
+from .inputs import LabelledSection, labelled_inputs
 from .linear_probe import check_labels
 
 #: RGB colours of the grid: background, query frame, same-label frame, other-label frame.
@@ -166,11 +166,9 @@ class NeighbourGridEvaluator(Evaluator):
         batch_size: int = 256
 
     @classmethod
-    def from_config(cls, section: dict[str, Any]) -> NeighbourGridEvaluator:
-        """Evaluator ``neighbour_grid`` from its config section (the keys of ``Section``)."""
-        s = cls.Section(**section)
-        return cls(*labelled_splits(s, "neighbour_grid"), path=s.path, num_queries=s.num_queries, k=s.k,
-                   seed=s.seed, name=s.prefix, batch_size=s.batch_size, cell_size=s.cell_size)
+    def config_inputs(cls, section: Section) -> dict[str, Any]:
+        """The labelled splits of evaluator ``neighbour_grid``."""
+        return labelled_inputs(section, "neighbour_grid")
 
     def __init__(self, train_inputs: torch.Tensor, train_labels: Sequence[int] | torch.Tensor,
                  test_inputs: torch.Tensor, test_labels: Sequence[int] | torch.Tensor, path: str,

@@ -98,9 +98,9 @@ class NextSentenceEvaluator(Evaluator):
         batch_size: int = 128
 
     @classmethod
-    def from_config(cls, section: dict[str, Any]) -> NextSentenceEvaluator:
-        """Evaluator ``next_sentence`` from its config section (the keys of ``Section``)."""
-        s = cls.Section(**section)
+    def config_inputs(cls, section: Section) -> dict[str, Any]:
+        """The (sentence, next sentence) pairs of evaluator ``next_sentence`` and the set of each pair."""
+        s = section
         documents = document_sentences(s.data, s.sentences_column, f"next_sentence '{s.prefix}'")
         anchors: list[str] = []
         nexts: list[str] = []
@@ -111,8 +111,7 @@ class NextSentenceEvaluator(Evaluator):
         keep = seeded_subset(len(anchors), s.max_pairs, s.seed)
         if keep is not None:
             anchors, nexts, sets = [anchors[i] for i in keep], [nexts[i] for i in keep], [sets[i] for i in keep]
-        return cls(anchors, nexts, group_size=s.group_size, seed=s.seed, name=s.prefix, batch_size=s.batch_size,
-                   pair_sets=sets)
+        return dict(anchors=anchors, nexts=nexts, pair_sets=sets)
 
     def __init__(self, anchors: list[str], nexts: list[str], group_size: int = 64, seed: int = 0,
                  name: str = "next_sentence", batch_size: int = 128, pair_sets: list[int] | None = None) -> None:
@@ -180,12 +179,12 @@ class InverseClozeEvaluator(NextSentenceEvaluator):
         batch_size: int = 128
 
     @classmethod
-    def from_config(cls, section: dict[str, Any]) -> InverseClozeEvaluator:
-        """Evaluator ``inverse_cloze`` from its config section (the keys of ``Section``)."""
-        s = cls.Section(**section)
+    def config_inputs(cls, section: Section) -> dict[str, Any]:  # type: ignore[override]
+        """The (held-out sentence, surrounding passage) pairs of evaluator ``inverse_cloze``."""
+        s = section
         queries, passages = inverse_cloze_pairs(
             document_sentences(s.data, s.sentences_column, f"inverse_cloze '{s.prefix}'"), s.window, s.separator)
         keep = seeded_subset(len(queries), s.max_pairs, s.seed)
         if keep is not None:
             queries, passages = [queries[i] for i in keep], [passages[i] for i in keep]
-        return cls(queries, passages, group_size=s.group_size, seed=s.seed, name=s.prefix, batch_size=s.batch_size)
+        return dict(anchors=queries, nexts=passages)

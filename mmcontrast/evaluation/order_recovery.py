@@ -73,9 +73,9 @@ class OrderRecoveryEvaluator(Evaluator):
         batch_size: int = 128
 
     @classmethod
-    def from_config(cls, section: dict[str, Any]) -> OrderRecoveryEvaluator:
-        """Evaluator ``order_recovery`` from its config section (the keys of ``Section``)."""
-        s = cls.Section(**section)
+    def config_inputs(cls, section: Section) -> dict[str, Any]:
+        """The passages of evaluator ``order_recovery`` (filtered by ``max_chars``, subset by ``max_passages``)."""
+        s = section
         passages = passages_of(document_sentences(s.data, s.sentences_column, f"order_recovery '{s.prefix}'"),
                                s.passage_sentences, s.stride)
         if s.max_chars is not None:
@@ -86,8 +86,7 @@ class OrderRecoveryEvaluator(Evaluator):
         keep = seeded_subset(len(passages), s.max_passages, s.seed)
         if keep is not None:
             passages = [passages[i] for i in keep]
-        return cls(passages, num_permutations=s.num_permutations, delete_probability=s.delete_probability,
-                   seed=s.seed, separator=s.separator, name=s.prefix, batch_size=s.batch_size)
+        return dict(passages=passages)
 
     def __init__(self, passages: list[list[str]], num_permutations: int = 3, delete_probability: float = 0.2,
                  seed: int = 0, separator: str = " ", name: str = "order_recovery", batch_size: int = 128) -> None:

@@ -50,6 +50,13 @@ class ProbeSettings:
         """The probe settings among the attributes of a config section (those it lacks keep their default)."""
         return cls(**{f.name: getattr(section, f.name) for f in dataclasses.fields(cls) if hasattr(section, f.name)})
 
+    @classmethod
+    def linear_of(cls, section: Any, evaluator: str) -> ProbeSettings:
+        """``of(section)`` checked by ``check_linear``; errors name ``<evaluator> evaluator '<section.prefix>'``."""
+        probe = cls.of(section)
+        probe.check_linear(f"{evaluator} evaluator '{section.prefix}'")
+        return probe
+
     def check_knn(self, owner: str) -> None:
         """ValueError naming ``owner`` unless ``k`` is a positive integer and ``temperature`` > 0."""
         if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:

@@ -111,11 +111,10 @@ class STSEvaluator(Evaluator):
         batch_size: int = 128
 
     @classmethod
-    def from_config(cls, section: dict[str, Any]) -> STSEvaluator:
-        """Evaluator ``sts`` from its config section (the keys of ``Section``)."""
-        s = cls.Section(**section)
-        s1, s2, scores = load_sts_csv(s.path)
-        return cls(s1, s2, scores, name=s.prefix, batch_size=s.batch_size)
+    def config_inputs(cls, section: Section) -> dict[str, Any]:
+        """The sentence pairs and scores of evaluator ``sts``'s file."""
+        s1, s2, scores = load_sts_csv(section.path)
+        return dict(sentences1=s1, sentences2=s2, scores=scores)
 
     def __init__(self, sentences1: list[str], sentences2: list[str], scores: list[float], name: str = "sts",
                  batch_size: int = 128) -> None:
@@ -155,13 +154,13 @@ class HubSTSEvaluator(STSEvaluator):
         batch_size: int = 128
 
     @classmethod
-    def from_config(cls, section: dict[str, Any]) -> HubSTSEvaluator:
-        """Evaluator ``sts_hf`` from its config section (the keys of ``Section``)."""
-        s = cls.Section(**section)
+    def config_inputs(cls, section: Section) -> dict[str, Any]:  # type: ignore[override]
+        """The sentence pairs and scores of evaluator ``sts_hf``'s Hub dataset."""
+        s = section
         dataset = build_dataset({"name": "hf", "path": s.path, "split": s.split})
         missing = [c for c in (s.sentence1, s.sentence2, s.score) if c not in dataset.column_names]
         if missing:
             raise KeyError(f"sts_hf '{s.path}': column(s) {missing} not found; columns: "
                            f"{', '.join(dataset.column_names)}")
-        return cls(list(dataset[s.sentence1]), list(dataset[s.sentence2]), [float(x) for x in dataset[s.score]],
-                   name=s.prefix, batch_size=s.batch_size)
+        return dict(sentences1=list(dataset[s.sentence1]), sentences2=list(dataset[s.sentence2]),
+                    scores=[float(x) for x in dataset[s.score]])

@@ -57,12 +57,6 @@ class WordSimilarityEvaluator(Evaluator):
         k: int = 10
         related_score: float = 7.0
 
-    @classmethod
-    def from_config(cls, section: dict[str, Any]) -> WordSimilarityEvaluator:
-        """Evaluator ``word_similarity`` from its config section (the keys of ``Section``)."""
-        s = cls.Section(**section)
-        return cls(s.path, s.vocabulary, s.prefix, s.batch_size, s.k, s.related_score)
-
     def __init__(self, path: str | Path, vocabulary: dict[str, Any] | None = None, name: str = "word_similarity",
                  batch_size: int = 1024, k: int = 10, related_score: float = 7.0) -> None:
         super().__init__(name, batch_size)

@@ -66,17 +66,17 @@ class ZeroShotEvaluator(Evaluator):
         batch_size: int = 256
 
     @classmethod
-    def from_config(cls, section: dict[str, Any]) -> ZeroShotEvaluator:
-        """Evaluator ``zero_shot`` from its config section (the keys of ``Section``)."""
-        s = cls.Section(**section)
+    def config_inputs(cls, section: Section) -> dict[str, Any]:
+        """The labelled images, class names and checked templates of evaluator ``zero_shot``."""
+        s = section
         what = f"zero_shot evaluator '{s.prefix}'"
         images, labels = labelled_split(s.data, what, s.image_column, s.label_column)
         if s.class_names is None and s.data.get("name") not in CLASS_NAMES:
             names = class_names_of(build_dataset(s.data), s.data, s.label_column, None, what)
         else:
             names = class_names_of(None, s.data, s.label_column, s.class_names, what)
-        return cls(images, labels, names, check_templates(s.templates or DEFAULT_TEMPLATES, what), name=s.prefix,
-                   batch_size=s.batch_size)
+        return dict(images=images, labels=labels, class_names=names,
+                    templates=check_templates(s.templates or DEFAULT_TEMPLATES, what))
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, class_names: Sequence[str],
                  templates: Sequence[str], name: str = "zero_shot", batch_size: int = 256) -> None:

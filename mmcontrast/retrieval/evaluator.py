@@ -132,13 +132,10 @@ class RetrievalEvaluator(Evaluator):
         compare_exact: bool = False
 
     @classmethod
-    def from_config(cls, section: dict[str, Any]) -> RetrievalEvaluator:
-        """Evaluator ``retrieval`` from its config section (the keys of ``Section``)."""
-        s = cls.Section(**section)
-        return cls(load_beir(s.path, s.split, skip_empty=s.skip_empty), k_values=list(s.k_values),
-                   similarity=s.similarity, query_prefix=s.query_prefix,  # type: ignore[arg-type]
-                   passage_prefix=s.passage_prefix, include_title=s.include_title, chunk_size=s.chunk_size,
-                   name=s.prefix, batch_size=s.batch_size, index=s.index, compare_exact=s.compare_exact)
+    def config_inputs(cls, section: Section) -> dict[str, Any]:
+        """The BEIR data of evaluator ``retrieval`` and its ``k_values`` as a list."""
+        return dict(data=load_beir(section.path, section.split, skip_empty=section.skip_empty),
+                    k_values=list(section.k_values))
 
     @staticmethod
     def check_params(params: dict[str, Any], key: str) -> None:
