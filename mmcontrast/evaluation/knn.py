@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from .base import Encoder, Evaluator, Inputs, check_inputs, encode, num_inputs
 from .inputs import LabelledSection, labelled_inputs
-from .probe import ProbeSettings
+from .probe import KNNSettings, ProbeSettings
 
 
 def _check_knn_args(train_features: torch.Tensor, train_labels: torch.Tensor, test_features: torch.Tensor,
@@ -118,12 +118,10 @@ class KNNEvaluator(Evaluator):
     higher_is_better = True
 
     @dataclass(kw_only=True)
-    class Section(LabelledSection):
+    class Section(KNNSettings, LabelledSection):
         """Config keys of evaluator ``knn``: ``train`` is the labelled memory, ``test`` the queries (both dataset
         components, e.g. ``{name: sklearn_digits, split: test}``)."""
 
-        k: int = 200
-        temperature: float = 0.1
         prefix: str = "knn"
         batch_size: int = 256
 

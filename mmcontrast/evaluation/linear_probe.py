@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from .base import Encoder, Evaluator, Inputs, check_inputs, encode, num_inputs
 from .inputs import LabelledSection, labelled_inputs
-from .probe import ProbeSettings, check_probe_args
+from .probe import LinearSettings, ProbeSettings, check_probe_args
 
 #: Default learning rate per optimiser (L-BFGS takes unit steps scaled by its line search).
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.01}
@@ -162,17 +162,13 @@ def linear_probe_accuracy(
     test_features: torch.Tensor,
     test_labels: torch.Tensor,
     num_classes: int | None = None,
-    epochs: int = 100,
-    lr: float | None = None,
-    weight_decay: float = 1e-3,
-    batch_size: int = 1024,
-    optimizer: str = "lbfgs",
-    seed: int = 0,
+    **fit_args: Any,
 ) -> float:
-    """Top-1 test accuracy of a linear probe fitted on the training split (see ``fit_linear_probe``).
+    """Top-1 test accuracy of a linear probe fitted on the training split by ``fit_linear_probe``.
 
     ``train_features`` (N, D), ``train_labels`` (N,), ``test_features`` (M, D), ``test_labels`` (M,);
-    ``num_classes`` defaults to ``1 + max`` label over both splits.
+    ``num_classes`` defaults to ``1 + max`` label over both splits; ``fit_args``: the probe settings of
+    ``fit_linear_probe`` (``epochs``, ``lr``, ``weight_decay``, ``batch_size``, ``optimizer``, ``seed``).
     """
     _check_features(train_features, train_labels, "train")
     _check_features(test_features, test_labels, "test")
@@ -183,8 +179,7 @@ def linear_probe_accuracy(
     if num_classes is not None and num_classes < top:
         raise ValueError(f"num_classes={num_classes} but labels go up to {top - 1}")
     num_classes = top if num_classes is None else num_classes
-    probe = fit_linear_probe(train_features, train_labels, num_classes, epochs=epochs, lr=lr,
-                             weight_decay=weight_decay, batch_size=batch_size, optimizer=optimizer, seed=seed)
+    probe = fit_linear_probe(train_features, train_labels, num_classes, **fit_args)
     predicted = probe.predict(test_features.detach().cpu())
     return float((predicted == test_labels.detach().cpu().long()).float().mean())
 
@@ -202,18 +197,12 @@ class LinearProbeEvaluator(Evaluator):
     higher_is_better = True
 
     @dataclass(kw_only=True)
-    class Section(LabelledSection):
+    class Section(LinearSettings, LabelledSection):
         """Config keys of evaluator ``linear_probe``: the probe is trained on the ``train`` split's standardised
         features and measured on ``test``. ``batch_size`` is the encoding batch; ``probe_batch_size`` the Adam
         mini-batch (``optimizer: adam``); ``epochs`` caps the full-batch L-BFGS evaluations (default) or counts
         Adam epochs."""
 
-        epochs: int = 100
-        lr: float | None = None
-        weight_decay: float = 1e-3
-        optimizer: str = "lbfgs"
-        probe_batch_size: int = 1024
-        seed: int = 0
         prefix: str = "linear"
         batch_size: int = 256
 

@@ -33,17 +33,29 @@ def check_probe_args(epochs: int, lr: float | None, weight_decay: float, batch_s
 
 
 @dataclass(kw_only=True)
-class ProbeSettings:
-    """kNN (``k``, ``temperature``) and linear-probe (``epochs`` .. ``seed``) settings of a frozen-feature probe."""
+class KNNSettings:
+    """kNN settings of a frozen-feature probe (``weighted_knn_predict``): ``k`` neighbours, ``temperature``."""
 
     k: int = 200
     temperature: float = 0.1
+
+
+@dataclass(kw_only=True)
+class LinearSettings:
+    """Linear-probe settings of a frozen-feature probe (``fit_linear_probe``; ``probe_batch_size`` is its Adam
+    mini-batch)."""
+
     epochs: int = 100
     lr: float | None = None
     weight_decay: float = 1e-3
     optimizer: str = "lbfgs"
     probe_batch_size: int = 1024
     seed: int = 0
+
+
+@dataclass(kw_only=True)
+class ProbeSettings(LinearSettings, KNNSettings):
+    """kNN (``k``, ``temperature``) and linear-probe (``epochs`` .. ``seed``) settings of a frozen-feature probe."""
 
     @classmethod
     def of(cls, section: Any) -> ProbeSettings:
