@@ -20,12 +20,12 @@ seeded generator, and in-batch negatives then come from other passages.
 
 from __future__ import annotations
 
-import gzip
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Literal
+from typing import Any, Iterable, Literal
 
+from ..text_files import numbered_lines
 from .errors import DataError
 from .text import RowsDataset
 
@@ -40,20 +40,6 @@ def is_title(line: str, max_words: int = 8, terminal_punctuation: str = TERMINAL
     """Whether a stripped non-empty line looks like an article title: no terminal punctuation at its end and at
     most ``max_words`` words (e.g. ``"YMCA in South Australia"`` is one, ``"Report 1851."`` is not)."""
     return bool(line) and line[-1] not in terminal_punctuation and len(line.split()) <= max_words
-
-
-def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """``(1-based line number, line without its newline)`` of a UTF-8 text file (``.gz`` allowed). Each line is
-    decoded on its own, so a bad byte is reported at its own line."""
-    if not path.is_file():
-        raise FileNotFoundError(f"data file not found: {path}")
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as handle:  # type: ignore[operator]
-        for line_no, raw in enumerate(handle, start=1):
-            try:
-                yield line_no, raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as err:
-                raise DataError(f"{path}:{line_no}: not valid UTF-8 ({err.reason})") from None
 
 
 @dataclass
