@@ -74,7 +74,26 @@ def captions_of(value: Any, where: str, column: str) -> list[str]:
     return captions
 
 
-class ImageCaptionRows(Dataset):
+class SourcedRows(Dataset):
+    """The rows of an underlying dataset (``rows``) whose errors name ``source`` and the row."""
+
+    rows: Any
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def row(self, index: int) -> tuple[Any, str]:
+        """(row ``index`` of ``rows``, ``"<source>: row <index>"`` for error messages); a DataError while reading
+        the row (an undecodable image) says which row it is."""
+        where = f"{self.source}: row {index}"
+        try:
+            return self.rows[index], where
+        except DataError as err:
+            raise DataError(f"{where}: {err}") from None
+
+
+class ImageCaptionRows(SourcedRows):
     """Rows ``{"image": uint8 (C, H, W), "caption": [str, ...]}`` (+ ``label`` when the source has an integer one)
     over a row dataset with an image column and caption column(s); images resized to ``image_size`` x
     ``image_size`` with PIL's bilinear filter (as the exported image processor resizes) when set, so that images
@@ -91,15 +110,8 @@ class ImageCaptionRows(Dataset):
         self.has_label = "label" in names and "label" not in caption_columns and image_column != "label"
         self.column_names = ["image", "caption"] + (["label"] if self.has_label else [])
 
-    def __len__(self) -> int:
-        return len(self.rows)
-
     def __getitem__(self, index: int) -> dict[str, Any]:
-        where = f"{self.source}: row {index}"
-        try:
-            row = self.rows[index]
-        except DataError as err:  # an undecodable image: say which row it is
-            raise DataError(f"{where}: {err}") from None
+        row, where = self.row(index)
         image = row[self.image_column]
         if not isinstance(image, torch.Tensor) or image.dim() != 3:
             raise DataError(f"{where}: column '{self.image_column}' is not an image ({type(image).__name__})")
@@ -156,7 +168,7 @@ def image_captions(
     return ImageCaptionRows(rows, image_column, caption_columns, image_size, where)
 
 
-class LabelledCaptionRows(Dataset):
+class LabelledCaptionRows(SourcedRows):
     """Rows ``{"image", "label", "caption": [template.format(class name) for each template]}`` over a labelled
     image dataset."""
 
@@ -170,15 +182,8 @@ class LabelledCaptionRows(Dataset):
         self.captions = [[t.format(name) for t in templates] for name in class_names]
         self.column_names = ["image", "label", "caption"]
 
-    def __len__(self) -> int:
-        return len(self.rows)
-
     def __getitem__(self, index: int) -> dict[str, Any]:
-        where = f"{self.source}: row {index}"
-        try:
-            row = self.rows[index]
-        except DataError as err:
-            raise DataError(f"{where}: {err}") from None
+        row, where = self.row(index)
         label = row[self.label_column]
         label = int(label) if isinstance(label, torch.Tensor) else label
         if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < len(self.class_names):
