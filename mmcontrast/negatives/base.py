@@ -36,15 +36,23 @@ class Negatives(nn.Module):
 
         Returns:
             candidates (M, D) and positive_index (B,): anchor i's positive is ``candidates[positive_index[i]]``.
-            Every other row is a negative for anchor i, including other anchors' hard negatives.
+            Every other row is a negative for anchor i, including other anchors' hard negatives. By default the
+            gathered positives, then the gathered hard negatives, then the ``stored_keys``.
         """
         pool, offset = self.gather(positives)
         parts = [pool]
         if hard_negatives is not None:
             flat = hard_negatives.reshape(-1, hard_negatives.shape[-1])
             parts.append(self.gather(flat)[0])
+        stored = self.stored_keys(pool.dtype)
+        if stored is not None:
+            parts.append(stored)
         index = offset + torch.arange(positives.shape[0], device=positives.device)
         return torch.cat(parts, dim=0), index
+
+    def stored_keys(self, dtype: torch.dtype) -> torch.Tensor | None:
+        """Keys kept from past batches (S, D) in ``dtype``, detached, appended to the candidates; None here."""
+        return None
 
     def check_global_batch(self, global_batch: int) -> None:
         """ConfigError (before training) when these negatives cannot work with ``global_batch`` rows per step

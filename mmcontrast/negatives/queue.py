@@ -62,15 +62,9 @@ class QueueNegatives(Negatives):
             raise ConfigError(f"negatives.size {self.size} is smaller than the global batch {global_batch} "
                               "(train.batch_size x processes): a queue must hold at least one global batch of keys")
 
-    def candidates(
-        self,
-        positives: torch.Tensor,
-        hard_negatives: torch.Tensor | None = None,
-        indices: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        pool, index = super().candidates(positives, hard_negatives, indices)
-        queue = self.queue.detach().clone().to(dtype=pool.dtype)
-        return torch.cat([pool, queue], dim=0), index
+    def stored_keys(self, dtype: torch.dtype) -> torch.Tensor:
+        """The queue (size, D), detached and copied (a later ``enqueue`` leaves it unchanged), in ``dtype``."""
+        return self.queue.detach().clone().to(dtype=dtype)
 
     @torch.no_grad()
     def update(self, keys: Sequence[torch.Tensor], indices: torch.Tensor | None = None) -> None:
