@@ -105,25 +105,29 @@ class DistanceKind:
     raw_paired: Pairwise
     distance_offset: float = 0.0
 
+    def as_similarity(self, value: torch.Tensor) -> torch.Tensor:
+        """A ``raw`` / ``raw_paired`` value as a similarity (larger = closer)."""
+        return value if self.higher_is_closer else -value
+
+    def as_distance(self, value: torch.Tensor) -> torch.Tensor:
+        """A ``raw`` / ``raw_paired`` value as a distance (smaller = closer)."""
+        return self.distance_offset - value if self.higher_is_closer else value
+
     def similarity(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """(B, D) x (M, D) -> (B, M) float32, larger = closer."""
-        value = self.raw(a, b)
-        return value if self.higher_is_closer else -value
+        return self.as_similarity(self.raw(a, b))
 
     def distance(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """(B, D) x (M, D) -> (B, M) float32, smaller = closer."""
-        value = self.raw(a, b)
-        return self.distance_offset - value if self.higher_is_closer else value
+        return self.as_distance(self.raw(a, b))
 
     def paired_similarity(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Row-wise (P, D), (P, D) -> (P,) float32, larger = closer."""
-        value = self.raw_paired(a, b)
-        return value if self.higher_is_closer else -value
+        return self.as_similarity(self.raw_paired(a, b))
 
     def paired_distance(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Row-wise (P, D), (P, D) -> (P,) float32, smaller = closer."""
-        value = self.raw_paired(a, b)
-        return self.distance_offset - value if self.higher_is_closer else value
+        return self.as_distance(self.raw_paired(a, b))
 
 
 DISTANCES: Registry[DistanceKind] = Registry("distance")

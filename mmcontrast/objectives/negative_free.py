@@ -9,6 +9,8 @@ owner and DDP divides by W, which gives exactly the single-process gradient over
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -83,7 +85,17 @@ def vicreg(
     return invariance_weight * invariance + variance_weight * variance + covariance_weight * covariance
 
 
-class BYOL(Objective):
+class TwoViewRegression(Objective):
+    """A regression loss ``pair_loss(query, positive)`` ((B, D), (B, D) -> scalar) between the two views; the
+    error for a batch without a positive names the class."""
+
+    pair_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+    def forward(self, batch: EmbeddingBatch) -> torch.Tensor:
+        return type(self).pair_loss(*_two_views(batch, type(self).__name__))
+
+
+class BYOL(TwoViewRegression):
     """BYOL regression loss between ``query`` (online prediction) and ``positive`` (target projection).
 
     Compose with ``predictor: {name: mlp, ...}``, ``target: {name: momentum}`` and ``symmetric: sum``."""
@@ -91,15 +103,10 @@ class BYOL(Objective):
     card_summary = "BYOL (Grill et al., 2020): the online prediction regresses the target projection"
     citation = BYOL
     tags = ("byol",)
-
-    def __init__(self, negatives: Negatives | None = None) -> None:
-        super().__init__(negatives)
-
-    def forward(self, batch: EmbeddingBatch) -> torch.Tensor:
-        return byol_loss(*_two_views(batch, "BYOL"))
+    pair_loss = staticmethod(byol_loss)
 
 
-class SimSiam(Objective):
+class SimSiam(TwoViewRegression):
     """SimSiam negative cosine between ``query`` (prediction) and ``positive`` (stop-gradient projection).
 
     Compose with ``predictor``, ``target: {name: stop_gradient}`` and ``symmetric: mean``."""
@@ -107,12 +114,7 @@ class SimSiam(Objective):
     card_summary = "SimSiam (Chen & He, 2021): negative cosine between prediction and stop-gradient projection"
     citation = SIMSIAM
     tags = ("simsiam",)
-
-    def __init__(self, negatives: Negatives | None = None) -> None:
-        super().__init__(negatives)
-
-    def forward(self, batch: EmbeddingBatch) -> torch.Tensor:
-        return negative_cosine(*_two_views(batch, "SimSiam"))
+    pair_loss = staticmethod(negative_cosine)
 
 
 class BarlowTwins(Objective):
