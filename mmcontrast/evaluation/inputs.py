@@ -63,3 +63,10 @@ def seeded_subset(n: int, keep: int | None, seed: int) -> list[int] | None:
     if keep is None or n <= keep:
         return None
     return sorted(torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:keep].tolist())
+
+
+def seeded_rows(keep: int | None, seed: int, *columns: list[Any]) -> tuple[list[Any], ...]:
+    """The same seeded random subset (``seeded_subset``, in order) of ``keep`` rows of each of the parallel lists
+    ``columns``, or the lists themselves when all are kept."""
+    rows = seeded_subset(len(columns[0]), keep, seed)
+    return columns if rows is None else tuple([column[i] for i in rows] for column in columns)

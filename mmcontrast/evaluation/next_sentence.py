@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from .base import Encoder, Evaluator, check_inputs, encode_unique_texts
-from .inputs import document_sentences, seeded_subset
+from .inputs import document_sentences, seeded_rows
 
 
 def next_sentence_pairs(documents: Sequence[Sequence[str]], start: int = 0) -> tuple[list[str], list[str]]:
@@ -108,9 +108,7 @@ class NextSentenceEvaluator(Evaluator):
         for start in (0, 1) if s.all_pairs else (0,):
             a, n = next_sentence_pairs(documents, start)
             anchors, nexts, sets = anchors + a, nexts + n, sets + [start] * len(a)
-        keep = seeded_subset(len(anchors), s.max_pairs, s.seed)
-        if keep is not None:
-            anchors, nexts, sets = [anchors[i] for i in keep], [nexts[i] for i in keep], [sets[i] for i in keep]
+        anchors, nexts, sets = seeded_rows(s.max_pairs, s.seed, anchors, nexts, sets)
         return dict(anchors=anchors, nexts=nexts, pair_sets=sets)
 
     def __init__(self, anchors: list[str], nexts: list[str], group_size: int = 64, seed: int = 0,
@@ -184,7 +182,5 @@ class InverseClozeEvaluator(NextSentenceEvaluator):
         s = section
         queries, passages = inverse_cloze_pairs(
             document_sentences(s.data, s.sentences_column, f"inverse_cloze '{s.prefix}'"), s.window, s.separator)
-        keep = seeded_subset(len(queries), s.max_pairs, s.seed)
-        if keep is not None:
-            queries, passages = [queries[i] for i in keep], [passages[i] for i in keep]
+        queries, passages = seeded_rows(s.max_pairs, s.seed, queries, passages)
         return dict(anchors=queries, nexts=passages)

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from ..views.permutation import delete_words, sample_permutations
 from .base import Encoder, Evaluator, encode_unique_texts
-from .inputs import document_sentences, seeded_subset
+from .inputs import document_sentences, seeded_rows
 
 
 def passages_of(documents: Sequence[Sequence[str]], n: int, stride: int | None = None) -> list[list[str]]:
@@ -83,9 +83,7 @@ class OrderRecoveryEvaluator(Evaluator):
             if not passages:
                 raise ValueError(f"order_recovery '{s.prefix}': no passage of {s.passage_sentences} sentences "
                                  f"within max_chars={s.max_chars}")
-        keep = seeded_subset(len(passages), s.max_passages, s.seed)
-        if keep is not None:
-            passages = [passages[i] for i in keep]
+        (passages,) = seeded_rows(s.max_passages, s.seed, passages)
         return dict(passages=passages)
 
     def __init__(self, passages: list[list[str]], num_permutations: int = 3, delete_probability: float = 0.2,
