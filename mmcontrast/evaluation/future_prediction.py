@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from ..encoders.cpc import document_windows
 from .base import Evaluator, encode_unique_texts
-from .inputs import document_sentences
+from .inputs import DocumentsSection, section_documents
 
 
 class FuturePredictionEvaluator(Evaluator):
@@ -30,17 +30,15 @@ class FuturePredictionEvaluator(Evaluator):
     primary = "recall@1"
 
     @dataclass(kw_only=True)
-    class Section:
+    class Section(DocumentsSection):
         """Config keys of evaluator ``future_prediction``: the non-overlapping windows of ``length`` sentences of
         ``data``'s documents (a dataset component, e.g. the held-out split of ``documents``) in groups of
         ``group_size``; ``max_windows`` keeps the first windows."""
 
-        data: dict[str, Any]
         length: int = 4
         group_size: int = 32
         max_windows: int | None = None
         seed: int = 0
-        sentences_column: str = "sentences"
         prefix: str = "future"
         batch_size: int = 128
 
@@ -48,7 +46,7 @@ class FuturePredictionEvaluator(Evaluator):
     def config_inputs(cls, section: Section) -> dict[str, Any]:
         """The first ``max_windows`` sentence windows of evaluator ``future_prediction``."""
         s = section
-        documents = document_sentences(s.data, s.sentences_column, f"future_prediction '{s.prefix}'")
+        documents = section_documents(s, "future_prediction")
         return dict(windows=document_windows(documents, s.length)[: s.max_windows])
 
     def __init__(self, windows: Sequence[Sequence[str]], group_size: int = 32, seed: int = 0,

@@ -42,6 +42,20 @@ def labelled_splits(section: LabelledSection,
     return train[0], train[1], test[0], test[1]
 
 
+@dataclass(kw_only=True)
+class DocumentsSection:
+    """Section keys of the evaluators that read documents: ``data`` (a dataset component whose rows hold sentence
+    lists, e.g. the held-out split of ``documents``) and the ``sentences_column`` of its rows."""
+
+    data: dict[str, Any]
+    sentences_column: str = "sentences"
+
+
+def section_documents(section: Any, evaluator: str) -> list[list[str]]:
+    """The sentence lists of a ``DocumentsSection``'s ``data``; errors name ``<evaluator> '<section.prefix>'``."""
+    return document_sentences(section.data, section.sentences_column, f"{evaluator} '{section.prefix}'")
+
+
 #: The ``__init__`` parameters of a labelled-split evaluator that ``labelled_inputs`` fills.
 LABELLED_INPUTS = ("train_inputs", "train_labels", "test_inputs", "test_labels")
 

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from .base import Encoder, Evaluator, check_inputs, encode_unique_texts
-from .inputs import document_sentences, seeded_rows
+from .inputs import DocumentsSection, seeded_rows, section_documents
 
 
 def next_sentence_pairs(documents: Sequence[Sequence[str]], start: int = 0) -> tuple[list[str], list[str]]:
@@ -82,18 +82,16 @@ class NextSentenceEvaluator(Evaluator):
     higher_is_better = True
 
     @dataclass(kw_only=True)
-    class Section:
+    class Section(DocumentsSection):
         """Config keys of evaluator ``next_sentence``: the (sentence, next sentence) pairs of ``data``'s documents
         (a dataset component, e.g. the held-out split of ``documents``): the pairs starting at even positions,
         and with ``all_pairs`` also those starting at odd positions, grouped apart (each sentence is encoded
         once). ``max_pairs`` keeps a seeded random subset."""
 
-        data: dict[str, Any]
         group_size: int = 64
         all_pairs: bool = True
         max_pairs: int | None = None
         seed: int = 0
-        sentences_column: str = "sentences"
         prefix: str = "next_sentence"
         batch_size: int = 128
 
@@ -101,7 +99,7 @@ class NextSentenceEvaluator(Evaluator):
     def config_inputs(cls, section: Section) -> dict[str, Any]:
         """The (sentence, next sentence) pairs of evaluator ``next_sentence`` and the set of each pair."""
         s = section
-        documents = document_sentences(s.data, s.sentences_column, f"next_sentence '{s.prefix}'")
+        documents = section_documents(s, "next_sentence")
         anchors: list[str] = []
         nexts: list[str] = []
         sets: list[int] = []
@@ -162,17 +160,15 @@ class InverseClozeEvaluator(NextSentenceEvaluator):
     of ``2 * window + 1``) retrieves the passage around it among ``group_size`` in-batch passages."""
 
     @dataclass(kw_only=True)
-    class Section:
+    class Section(DocumentsSection):
         """Config keys of evaluator ``inverse_cloze``: the blocks of ``data``'s documents (a dataset component);
         ``max_pairs`` keeps a seeded random subset."""
 
-        data: dict[str, Any]
         window: int = 2
         group_size: int = 64
         max_pairs: int | None = None
         seed: int = 0
         separator: str = " "
-        sentences_column: str = "sentences"
         prefix: str = "inverse_cloze"
         batch_size: int = 128
 
@@ -181,6 +177,6 @@ class InverseClozeEvaluator(NextSentenceEvaluator):
         """The (held-out sentence, surrounding passage) pairs of evaluator ``inverse_cloze``."""
         s = section
         queries, passages = inverse_cloze_pairs(
-            document_sentences(s.data, s.sentences_column, f"inverse_cloze '{s.prefix}'"), s.window, s.separator)
+            section_documents(s, "inverse_cloze"), s.window, s.separator)
         queries, passages = seeded_rows(s.max_pairs, s.seed, queries, passages)
         return dict(anchors=queries, nexts=passages)

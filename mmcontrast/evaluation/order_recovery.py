@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from ..views.permutation import delete_words, sample_permutations
 from .base import Encoder, Evaluator, encode_unique_texts
-from .inputs import document_sentences, seeded_rows
+from .inputs import DocumentsSection, seeded_rows, section_documents
 
 
 def passages_of(documents: Sequence[Sequence[str]], n: int, stride: int | None = None) -> list[list[str]]:
@@ -53,13 +53,12 @@ class OrderRecoveryEvaluator(Evaluator):
     higher_is_better = True
 
     @dataclass(kw_only=True)
-    class Section:
+    class Section(DocumentsSection):
         """Config keys of evaluator ``order_recovery``: the ``passage_sentences``-sentence passages of ``data``'s
         documents (one every ``stride`` sentences, default non-overlapping). ``max_chars`` keeps passages of at
         most that many characters (so that they fit the encoder's ``max_length``: a truncated shuffle differs in
         content, not only in order); ``max_passages`` then keeps a seeded random subset."""
 
-        data: dict[str, Any]
         passage_sentences: int = 3
         num_permutations: int = 3
         delete_probability: float = 0.2
@@ -68,7 +67,6 @@ class OrderRecoveryEvaluator(Evaluator):
         max_chars: int | None = None
         seed: int = 0
         separator: str = " "
-        sentences_column: str = "sentences"
         prefix: str = "order_recovery"
         batch_size: int = 128
 
@@ -76,7 +74,7 @@ class OrderRecoveryEvaluator(Evaluator):
     def config_inputs(cls, section: Section) -> dict[str, Any]:
         """The passages of evaluator ``order_recovery`` (filtered by ``max_chars``, subset by ``max_passages``)."""
         s = section
-        passages = passages_of(document_sentences(s.data, s.sentences_column, f"order_recovery '{s.prefix}'"),
+        passages = passages_of(section_documents(s, "order_recovery"),
                                s.passage_sentences, s.stride)
         if s.max_chars is not None:
             passages = [p for p in passages if len(s.separator.join(p)) <= s.max_chars]
