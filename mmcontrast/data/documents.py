@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Iterable, Literal
 
 from ..text_files import numbered_lines
-from .errors import DataError
+from .errors import DataError, check_nonempty_strings
 from .text import RowsDataset
 
 Segment = Literal["title", "blank", "window"]
@@ -170,9 +170,7 @@ def sentence_lists(dataset: Any, column: str = "sentences", what: str = "documen
         if isinstance(sentences, str) or not isinstance(sentences, (list, tuple)):
             raise DataError(f"{what}: row {index}, column '{column}' must be a list of sentences, "
                             f"got {type(sentences).__name__}")
-        for position, sentence in enumerate(sentences):
-            if not isinstance(sentence, str) or not sentence.strip():
-                raise DataError(f"{what}: row {index}, column '{column}': sentence {position} is empty or not a "
-                                f"string ({sentence!r})")
+        check_nonempty_strings(sentences,
+                               lambda position: f"{what}: row {index}, column '{column}': sentence {position}")
         out.append(list(sentences))
     return out

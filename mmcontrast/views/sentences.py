@@ -16,7 +16,7 @@ from typing import Any, Sequence
 import torch
 
 from ..citations import QUICK_THOUGHTS
-from ..data.errors import DataError
+from ..data.errors import DataError, check_nonempty_strings
 from .base import INDICES, Items, View, ViewBatch, column
 
 
@@ -48,10 +48,7 @@ def batch_sentences(batch: dict[str, Any], name: str, view: str, min_sentences: 
         if len(sentences) < min_sentences:
             raise DataError(f"view '{view}': {row_name(batch, i)} has {len(sentences)} sentence(s), this view "
                             f"needs at least {min_sentences} (set data.train.min_sentences: {min_sentences})")
-        for position, sentence in enumerate(sentences):
-            if not isinstance(sentence, str) or not sentence.strip():
-                raise DataError(f"view '{view}': {row_name(batch, i)}: sentence {position} is empty or not a "
-                                f"string ({sentence!r})")
+        check_nonempty_strings(sentences, lambda position: f"view '{view}': {row_name(batch, i)}: sentence {position}")
         out.append(list(sentences))
     return out
 
